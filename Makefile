@@ -1,0 +1,47 @@
+# Two commands: `make run` (set up and run everything) and `make test` (set up and test everything).
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+NODE_INSTALLED := conformance/node_modules/.installed
+
+.PHONY: run test lint format setup migrate demo-admin lock clean
+
+$(INSTALLED): requirements.txt requirements-dev.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	touch $@
+
+$(NODE_INSTALLED): conformance/package.json conformance/package-lock.json
+	cd conformance && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+setup: $(INSTALLED)
+
+migrate: setup
+	$(BIN)/python manage.py migrate --noinput
+
+demo-admin: migrate
+	$(BIN)/python manage.py intake_demo_admin
+
+run: demo-admin
+	DEBUG=$${DEBUG:-true} $(BIN)/python scripts/run.py
+
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: setup
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
+
+test: lint $(NODE_INSTALLED)
+	$(BIN)/pytest
+
+lock: setup
+	$(BIN)/pip-compile --quiet --strip-extras --no-header --no-emit-index-url --no-emit-find-links requirements.in -o requirements.txt
+	$(BIN)/pip-compile --quiet --strip-extras --no-header --no-emit-index-url --no-emit-find-links requirements-dev.in -o requirements-dev.txt
+
+clean:
+	rm -rf $(VENV) var conformance/node_modules

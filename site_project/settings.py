@@ -1,0 +1,175 @@
+"""Settings for the Inbox Intake site.
+
+Everything that differs between machines comes from the environment (or a `.env` file beside
+`manage.py`) through django-environ. The defaults are the embedded ones `make run` uses: SQLite and
+kombu's file-system broker under `var/`, and the local Wix sandbox served by this same web process.
+"""
+
+import secrets
+from pathlib import Path
+
+import environ
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+env = environ.Env()
+environ.Env.read_env(BASE_DIR / ".env")
+
+VAR_DIR = Path(env("INBOX_INTAKE_VAR_DIR", default=str(BASE_DIR / "var")))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+
+def _local_secret_key() -> str:
+    """A per-machine key kept under var/, so a fresh checkout runs without a secret in the repo."""
+    key_file = VAR_DIR / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(50))
+        key_file.chmod(0o600)
+    return key_file.read_text().strip()
+
+
+DEBUG = env.bool("DEBUG", default=False)
+SECRET_KEY = env("SECRET_KEY", default=None) or _local_secret_key()
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+PORT = env.int("PORT", default=8000)
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.staticfiles",
+    "inbox_intake",
+    "wix_sandbox",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "site_project.urls"
+WSGI_APPLICATION = "site_project.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "inbox_intake.context_processors.wix_mode",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # The web process and the worker write to the same file: wait for locks instead of failing,
+    # and take the write lock up front so two writers never deadlock on an upgrade.
+    DATABASES["default"]["OPTIONS"] = {
+        "timeout": 30,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL;",
+    }
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = env("TIME_ZONE", default="UTC")
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = BASE_DIR / "staticfiles"
+WHITENOISE_USE_FINDERS = True
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
+    "loggers": {"django.server": {"level": "WARNING"}},
+}
+
+# --- Celery -------------------------------------------------------------------------------------
+BROKER_DIR = VAR_DIR / "broker"
+CELERY_BROKER_URL = env("CELERY_BROKER_URL", default="filesystem://")
+if CELERY_BROKER_URL.startswith("filesystem://"):
+    for folder in ("queue", "processed"):
+        (BROKER_DIR / folder).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(BROKER_DIR / "queue"),
+        "data_folder_out": str(BROKER_DIR / "queue"),
+        "processed_folder": str(BROKER_DIR / "processed"),
+        "store_processed": False,
+    }
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", default="inbox_intake")
+CELERY_TASK_IGNORE_RESULT = True
+# A task is acknowledged only when it finished, and a worker killed mid-task gives its message back:
+# the database claim makes a second delivery of the same message harmless.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+CELERY_BEAT_SCHEDULE = {
+    "relay-due-submissions": {
+        "task": "inbox_intake.tasks.relay_due_submissions",
+        "schedule": env.float("INBOX_INTAKE_RELAY_INTERVAL", default=5.0),
+    },
+}
+
+# --- Wix ----------------------------------------------------------------------------------------
+# The local sandbox's own credentials. They guard a local emulator, not a real site.
+WIX_SANDBOX_API_KEY = env("WIX_SANDBOX_API_KEY", default="IST.sandbox-api-key")
+WIX_SANDBOX_SITE_ID = env("WIX_SANDBOX_SITE_ID", default="5a9d1b7e-0c1d-4c39-9f57-0a7d5e3b2c11")
+
+WIX_API_KEY = env("WIX_API_KEY", default="")
+WIX_SITE_ID = env("WIX_SITE_ID", default="")
+WIX_ACCOUNT_ID = env("WIX_ACCOUNT_ID", default="")
+WIX_USES_SANDBOX = not WIX_API_KEY
+if WIX_USES_SANDBOX:
+    WIX_API_BASE_URL = env("WIX_API_BASE_URL", default=f"http://127.0.0.1:{PORT}/wix-sandbox")
+    WIX_API_KEY = WIX_SANDBOX_API_KEY
+    WIX_SITE_ID = WIX_SANDBOX_SITE_ID
+    WIX_ACCOUNT_ID = ""
+else:
+    WIX_API_BASE_URL = env("WIX_API_BASE_URL", default="https://www.wixapis.com")
+WIX_CONNECT_TIMEOUT = env.float("WIX_CONNECT_TIMEOUT", default=5.0)
+WIX_READ_TIMEOUT = env.float("WIX_READ_TIMEOUT", default=20.0)
+# Where staff open a conversation in the Wix dashboard (used by the admin for a link).
+WIX_DASHBOARD_URL = env("WIX_DASHBOARD_URL", default="https://manage.wix.com/dashboard")
+
+# --- Inbox Intake -------------------------------------------------------------------------------
+INBOX_INTAKE_FORM_TITLE = env("INBOX_INTAKE_FORM_TITLE", default="Website contact form")
+INBOX_INTAKE_FORM_DESCRIPTION = env(
+    "INBOX_INTAKE_FORM_DESCRIPTION", default="A visitor sent this through the website contact form."
+)
+INBOX_INTAKE_MAX_ATTEMPTS = env.int("INBOX_INTAKE_MAX_ATTEMPTS", default=50)
+INBOX_INTAKE_BACKOFF_BASE = env.float("INBOX_INTAKE_BACKOFF_BASE", default=10.0)
+INBOX_INTAKE_BACKOFF_CAP = env.float("INBOX_INTAKE_BACKOFF_CAP", default=3600.0)
+INBOX_INTAKE_LEASE_SECONDS = env.int("INBOX_INTAKE_LEASE_SECONDS", default=120)
+INBOX_INTAKE_QUEUED_GRACE_SECONDS = env.int("INBOX_INTAKE_QUEUED_GRACE_SECONDS", default=60)
+INBOX_INTAKE_RELAY_BATCH_SIZE = env.int("INBOX_INTAKE_RELAY_BATCH_SIZE", default=100)
+INBOX_INTAKE_RECONCILE_PAGES = env.int("INBOX_INTAKE_RECONCILE_PAGES", default=3)
+INBOX_INTAKE_MESSAGE_MAX_LENGTH = env.int("INBOX_INTAKE_MESSAGE_MAX_LENGTH", default=50_000)
