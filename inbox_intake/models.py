@@ -1,0 +1,125 @@
+import uuid
+
+from django.conf import settings
+from django.db import models
+
+
+class Submission(models.Model):
+    """One form submission: saved before any network call, then delivered to the Wix Inbox.
+
+    The table is the outbox: `status`, `next_attempt_at` and `locked_until` say what the relay and
+    the workers do next; the broker only makes it happen sooner.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        RETRYING = "retrying", "Retrying"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        DISCARDED = "discarded", "Discarded"
+        SPAM = "spam", "Spam"
+
+    reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
+    form_name = models.CharField(max_length=50, default="contact")
+    data = models.JSONField(help_text="The form data exactly as submitted (after validation).")
+    email = models.EmailField(max_length=320, db_index=True)
+    name = models.CharField(max_length=300, blank=True)
+
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    attempt_count = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    locked_until = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(null=True, blank=True)
+    needs_reconciliation = models.BooleanField(
+        default=False, help_text="A send may have reached Wix: look for it before sending again."
+    )
+    last_error = models.TextField(blank=True)
+
+    wix_member_id = models.CharField(max_length=64, blank=True)
+    wix_anonymous_visitor_id = models.CharField(max_length=64, blank=True)
+    wix_contact_id = models.CharField(max_length=64, blank=True)
+    wix_conversation_id = models.CharField(max_length=64, blank=True)
+    wix_message_id = models.CharField(max_length=64, blank=True)
+
+    client_ip = models.GenericIPAddressField(null=True, blank=True)
+    user_agent = models.TextField(blank=True)
+    created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="submission_due_idx"),
+            models.Index(fields=["status", "-created_at"], name="submission_status_idx"),
+            models.Index(
+                fields=["enqueued_at"],
+                condition=models.Q(status__in=["queued", "retrying", "sending"]),
+                name="submission_pending_idx",
+            ),
+        ]
+        permissions = [
+            ("retry_submission", "Can retry delivery of a submission"),
+            ("discard_submission", "Can discard a submission"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.email} · {self.reference}"
+
+
+class DeliveryAttempt(models.Model):
+    """One try at delivering a submission, kept for staff to read."""
+
+    class Outcome(models.TextChoices):
+        SENT = "sent", "Sent"
+        RECONCILED = "reconciled", "Found already delivered"
+        TRANSIENT = "transient", "Temporary failure"
+        AMBIGUOUS = "ambiguous", "Uncertain (may have been delivered)"
+        PERMANENT = "permanent", "Permanent failure"
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="attempts")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    outcome = models.CharField(max_length=12, choices=Outcome.choices)
+    http_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    wix_error_code = models.CharField(max_length=100, blank=True)
+    request_id = models.CharField(max_length=200, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
+
+    def __str__(self) -> str:
+        return f"{self.submission_id} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def duration(self):
+        return self.finished_at - self.started_at
+
+
+class WixParticipant(models.Model):
+    """Cache: who an email (or member / visitor id) is in Wix, and their conversation.
+
+    A repeat submitter then costs one API call (the send) instead of three.
+    """
+
+    key = models.CharField(max_length=400, unique=True, help_text="e.g. email:jane@example.com")
+    contact_id = models.CharField(max_length=64, blank=True)
+    conversation_id = models.CharField(max_length=64, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+class WixMemberLink(models.Model):
+    """Links a site user to their Wix member id, so their submissions use `memberId`."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="wix_member_link"
+    )
+    member_id = models.CharField(max_length=64)
+
+    def __str__(self) -> str:
+        return f"{self.user} → {self.member_id}"

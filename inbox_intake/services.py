@@ -1,0 +1,442 @@
+"""Business logic of Inbox Intake: accept, deliver, retry, discard, relay.
+
+Views, tasks, admin actions and management commands all call these functions; none of them holds
+logic of its own. The database is the outbox: every state change is a conditional UPDATE, so two
+workers (or a duplicated task message) can never deliver the same submission twice.
+"""
+
+import logging
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import timedelta
+from functools import lru_cache
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Case, Count, F, Q, Value, When
+from django.utils import timezone
+
+from .forms import INTAKE_FORMS
+from .messages import FormMessage, MessageTooLarge, build_form_message
+from .models import DeliveryAttempt, Submission, WixParticipant
+from .wix import (
+    ApiKeyAuth,
+    OAuthAppAuth,
+    WixAmbiguousError,
+    WixClient,
+    WixError,
+    WixNotFoundError,
+    WixPermanentError,
+    WixRateLimitError,
+)
+
+logger = logging.getLogger(__name__)
+Status = Submission.Status
+Outcome = DeliveryAttempt.Outcome
+
+#: States the relay and the workers still have to act on.
+PENDING_STATUSES = (Status.QUEUED, Status.RETRYING, Status.SENDING)
+#: Source of randomness for backoff jitter; tests replace it with a seeded one.
+jitter_random = random.Random()  # noqa: S311 (jitter, not security)
+
+
+# --- Intake --------------------------------------------------------------------------------------
+
+
+def accept_submission(
+    *,
+    form_name: str,
+    data: dict,
+    client_ip: str | None = None,
+    user_agent: str = "",
+    user=None,
+) -> Submission:
+    """Save a valid submission and schedule its delivery in the same transaction.
+
+    The visitor never waits on Wix: the task is published only after the row is committed.
+    """
+    from .tasks import deliver_submission
+
+    data = dict(data)
+    visitor_id = data.pop("anonymous_visitor_id", "") or ""
+    with transaction.atomic():
+        submission = Submission.objects.create(
+            form_name=form_name,
+            data=data,
+            email=data["email"].strip().lower(),
+            name=" ".join(filter(None, [data.get("first_name"), data.get("last_name")])),
+            wix_member_id=_member_id_of(user),
+            wix_anonymous_visitor_id=visitor_id,
+            client_ip=client_ip,
+            user_agent=user_agent[:1000],
+            enqueued_at=timezone.now(),
+        )
+        deliver_submission.delay_on_commit(submission.pk)
+    return submission
+
+
+def _member_id_of(user) -> str:
+    link = getattr(user, "wix_member_link", None) if user and user.is_authenticated else None
+    return link.member_id if link else ""
+
+
+# --- The message ---------------------------------------------------------------------------------
+
+
+def form_message_for(submission: Submission) -> FormMessage:
+    """The Wix form message for a submission, as it is (or will be) sent."""
+    form_class = INTAKE_FORMS[submission.form_name]
+    data = submission.data
+    return build_form_message(
+        title=settings.INBOX_INTAKE_FORM_TITLE,
+        description=settings.INBOX_INTAKE_FORM_DESCRIPTION,
+        fields=form_class().wix_fields(data),
+        reference=str(submission.reference),
+        preview_text=f"{submission.name or submission.email}: {data.get('message', '')}",
+    )
+
+
+# --- Delivery ------------------------------------------------------------------------------------
+
+
+def get_wix_client() -> WixClient:
+    """The process's Wix client (one HTTP session, one cached OAuth token) for current settings."""
+    return _wix_client(
+        settings.WIX_API_BASE_URL,
+        settings.WIX_API_KEY,
+        settings.WIX_SITE_ID,
+        settings.WIX_ACCOUNT_ID,
+        settings.WIX_APP_ID,
+        settings.WIX_APP_SECRET,
+        settings.WIX_APP_INSTANCE_ID,
+        (settings.WIX_CONNECT_TIMEOUT, settings.WIX_READ_TIMEOUT),
+    )
+
+
+@lru_cache(maxsize=4)
+def _wix_client(base_url, api_key, site_id, account_id, app_id, app_secret, instance_id, timeout):
+    if app_id:
+        auth = OAuthAppAuth(app_id, app_secret, instance_id)
+    else:
+        auth = ApiKeyAuth(api_key, site_id=site_id, account_id="" if site_id else account_id)
+    return WixClient(base_url=base_url, auth=auth, timeout=timeout)
+
+
+def deliver(submission_id: int) -> Submission | None:
+    """Deliver one submission if it is due and nobody else holds it; record what happened."""
+    now = timezone.now()
+    lease = now + timedelta(seconds=settings.INBOX_INTAKE_LEASE_SECONDS)
+    if not _claim(submission_id, now, lease):
+        return None
+    submission = Submission.objects.get(pk=submission_id)
+    started_at = timezone.now()
+    try:
+        message = form_message_for(submission).as_wix()
+        message_id, outcome = _send_once(get_wix_client(), submission, message)
+    except MessageTooLarge as error:
+        _record_failure(submission, lease, started_at, WixPermanentError(str(error)))
+    except WixError as error:
+        _record_failure(submission, lease, started_at, error)
+    else:
+        _record_success(submission, lease, started_at, message_id, outcome)
+    submission.refresh_from_db()
+    return submission
+
+
+def _claim(submission_id: int, now, lease) -> bool:
+    """QUEUED, due RETRYING, or SENDING whose worker vanished → SENDING, with a lease.
+
+    A worker that vanished mid-send may have delivered: the next attempt looks before it sends.
+    """
+    claimable = (
+        Q(status=Status.QUEUED)
+        | Q(status=Status.RETRYING, next_attempt_at__lte=now + timedelta(seconds=1))
+        | Q(status=Status.SENDING, locked_until__lt=now)
+    )
+    claimed = Submission.objects.filter(claimable, pk=submission_id).update(
+        needs_reconciliation=Case(
+            When(status=Status.SENDING, then=Value(True)), default=F("needs_reconciliation")
+        ),
+        status=Status.SENDING,
+        locked_until=lease,
+        attempt_count=F("attempt_count") + 1,
+        updated_at=now,
+    )
+    return claimed == 1
+
+
+def _send_once(client: WixClient, submission: Submission, message: dict) -> tuple[str, str]:
+    """Find the conversation and send; a 404 from a cached id gets one fresh look-up."""
+    for fresh in (False, True):
+        try:
+            conversation_id = _conversation_id(client, submission, fresh=fresh)
+            if submission.needs_reconciliation:
+                found = _find_delivered(client, conversation_id, str(submission.reference))
+                if found:
+                    return found, Outcome.RECONCILED
+            return client.send_message(conversation_id, message)["id"], Outcome.SENT
+        except WixNotFoundError:
+            if fresh:
+                raise
+            WixParticipant.objects.filter(key=_participant_key(submission)).delete()
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _participant_key(submission: Submission) -> str:
+    if submission.wix_member_id:
+        return f"member:{submission.wix_member_id}"
+    if submission.wix_anonymous_visitor_id:
+        return f"visitor:{submission.wix_anonymous_visitor_id}"
+    return f"email:{submission.email}"
+
+
+def _conversation_id(client: WixClient, submission: Submission, *, fresh: bool) -> str:
+    """The submitter's conversation: member id, else visitor id, else the contact found by email
+    (created if missing). Ids are cached per participant so a repeat submitter costs no look-up."""
+    key = _participant_key(submission)
+    cached = None if fresh else WixParticipant.objects.filter(key=key).first()
+    if cached and cached.conversation_id:
+        contact_id, conversation_id = cached.contact_id, cached.conversation_id
+    else:
+        contact_id = ""
+        if submission.wix_member_id:
+            participant = {"memberId": submission.wix_member_id}
+        elif submission.wix_anonymous_visitor_id:
+            participant = {"anonymousVisitorId": submission.wix_anonymous_visitor_id}
+        else:
+            contact_id = client.find_contact_id(submission.email) or client.create_contact(
+                _contact_info(submission)
+            )
+            participant = {"contactId": contact_id}
+        conversation_id = client.get_or_create_conversation(participant)
+        WixParticipant.objects.update_or_create(
+            key=key, defaults={"contact_id": contact_id, "conversation_id": conversation_id}
+        )
+    submission.wix_contact_id = contact_id
+    submission.wix_conversation_id = conversation_id
+    return conversation_id
+
+
+def _contact_info(submission: Submission) -> dict:
+    data = submission.data
+    info = {"emails": {"items": [{"tag": "MAIN", "email": submission.email, "primary": True}]}}
+    name = {key: data[f"{key}_name"][:1000] for key in ("first", "last") if data.get(f"{key}_name")}
+    if name:
+        info = {"name": name, **info}
+    if data.get("phone"):
+        info["phones"] = {"items": [{"tag": "MOBILE", "phone": data["phone"]}]}
+    return info
+
+
+def _find_delivered(client: WixClient, conversation_id: str, reference: str) -> str | None:
+    """The id of a message in the conversation that carries this reference, if Wix has one."""
+    cursor = None
+    for _ in range(settings.INBOX_INTAKE_RECONCILE_PAGES):
+        messages, cursor = client.list_messages(conversation_id, "BUSINESS", cursor=cursor)
+        for message in messages:
+            fields = ((message.get("content") or {}).get("form") or {}).get("fields") or []
+            if {"name": "Reference", "value": reference} in fields:
+                return message["id"]
+        if not cursor:
+            return None
+    return None
+
+
+def _record_success(submission, lease, started_at, message_id: str, outcome: str) -> None:
+    now = timezone.now()
+    with transaction.atomic():
+        updated = Submission.objects.filter(
+            pk=submission.pk, status=Status.SENDING, locked_until=lease
+        ).update(
+            status=Status.SENT,
+            sent_at=now,
+            wix_message_id=message_id,
+            wix_contact_id=submission.wix_contact_id,
+            wix_conversation_id=submission.wix_conversation_id,
+            locked_until=None,
+            next_attempt_at=None,
+            needs_reconciliation=False,
+            last_error="",
+            updated_at=now,
+        )
+        DeliveryAttempt.objects.create(
+            submission=submission, started_at=started_at, finished_at=now, outcome=outcome
+        )
+    if not updated:
+        logger.warning("Submission %s was delivered after its lease expired", submission.reference)
+
+
+def classify(error: WixError) -> str:
+    if isinstance(error, WixAmbiguousError):
+        return Outcome.AMBIGUOUS
+    if isinstance(error, WixPermanentError):
+        return Outcome.PERMANENT
+    return Outcome.TRANSIENT
+
+
+def retry_delay(attempt_count: int, retry_after: float | None = None) -> float:
+    """Exponential backoff with full jitter, capped; never sooner than Wix's Retry-After."""
+    ceiling = min(
+        settings.INBOX_INTAKE_BACKOFF_CAP,
+        settings.INBOX_INTAKE_BACKOFF_BASE * 2 ** max(attempt_count - 1, 0),
+    )
+    delay = jitter_random.uniform(0, ceiling)
+    return max(delay, retry_after or 0.0)
+
+
+def _record_failure(submission, lease, started_at, error: WixError) -> None:
+    """Record one failed attempt and decide the submission's next state."""
+    from .tasks import deliver_submission
+
+    now = timezone.now()
+    outcome = classify(error)
+    text = str(error)[:2000]
+    gives_up = (
+        outcome == Outcome.PERMANENT
+        or submission.attempt_count >= settings.INBOX_INTAKE_MAX_ATTEMPTS
+    )
+    retry_at = enqueue_at = None
+    if not gives_up:
+        retry_after = error.retry_after if isinstance(error, WixRateLimitError) else None
+        delay = retry_delay(submission.attempt_count, retry_after)
+        retry_at = now + timedelta(seconds=delay)
+        # Short waits ride the broker; longer ones wait for the relay (no long countdowns).
+        enqueue_at = retry_at if delay <= 60 else None
+    with transaction.atomic():
+        updated = Submission.objects.filter(
+            pk=submission.pk, status=Status.SENDING, locked_until=lease
+        ).update(
+            status=Status.FAILED if gives_up else Status.RETRYING,
+            next_attempt_at=retry_at,
+            enqueued_at=enqueue_at,
+            locked_until=None,
+            last_error=text,
+            needs_reconciliation=(
+                True if outcome == Outcome.AMBIGUOUS else F("needs_reconciliation")
+            ),
+            wix_contact_id=submission.wix_contact_id,
+            wix_conversation_id=submission.wix_conversation_id,
+            updated_at=now,
+        )
+        DeliveryAttempt.objects.create(
+            submission=submission,
+            started_at=started_at,
+            finished_at=now,
+            outcome=outcome,
+            http_status=error.status,
+            wix_error_code=(error.code or "")[:100],
+            request_id=(error.request_id or "")[:200],
+            error=text,
+        )
+        if updated and enqueue_at:
+            countdown = max((retry_at - now).total_seconds(), 0)
+            transaction.on_commit(
+                lambda: deliver_submission.apply_async((submission.pk,), countdown=countdown)
+            )
+    log = logger.error if gives_up else logger.warning
+    log("Delivery of %s failed (%s): %s", submission.reference, outcome, text)
+
+
+# --- Relay, retry, discard -----------------------------------------------------------------------
+
+
+def relay_due_submissions(*, now=None, batch_size: int | None = None) -> int:
+    """Enqueue a batch of submissions that are due but not on the broker; return how many.
+
+    Due: RETRYING past its time, QUEUED that the broker never delivered, SENDING whose worker
+    died. A row just enqueued is left alone for a grace period, so the relay never floods the
+    broker with copies of a message that is merely waiting its turn.
+    """
+    from .tasks import deliver_submission
+
+    now = now or timezone.now()
+    grace = now - timedelta(seconds=settings.INBOX_INTAKE_QUEUED_GRACE_SECONDS)
+    due = (
+        Q(status=Status.QUEUED)
+        | Q(status=Status.RETRYING, next_attempt_at__lte=now)
+        | Q(status=Status.SENDING, locked_until__lt=now)
+    ) & (Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=grace))
+    rows = Submission.objects.filter(due, status__in=PENDING_STATUSES).order_by("enqueued_at")
+    if connection.features.has_select_for_update_skip_locked:
+        rows = rows.select_for_update(skip_locked=True, of=("self",))
+    with transaction.atomic():
+        ids = list(
+            rows.values_list("pk", flat=True)[
+                : batch_size or settings.INBOX_INTAKE_RELAY_BATCH_SIZE
+            ]
+        )
+        Submission.objects.filter(pk__in=ids).update(enqueued_at=now)
+        for submission_id in ids:
+            deliver_submission.delay_on_commit(submission_id)
+    if ids:
+        logger.info("Relay enqueued %d due submission(s)", len(ids))
+    return len(ids)
+
+
+@dataclass
+class BulkResult:
+    """What a bulk staff action did: how many rows changed, and why the others did not."""
+
+    done: int = 0
+    skipped: Counter = field(default_factory=Counter)
+
+    def describe(self, verb: str) -> str:
+        text = f"{self.done} submission(s) {verb}."
+        if self.skipped:
+            reasons = ", ".join(
+                f"{count} {reason}" for reason, count in sorted(self.skipped.items())
+            )
+            text += f" Skipped: {reasons}."
+        return text
+
+
+SKIP_REASONS = {
+    Status.SENT: "already sent",
+    Status.DISCARDED: "discarded",
+    Status.SPAM: "spam",
+    Status.QUEUED: "already queued",
+    Status.SENDING: "being sent right now",
+    Status.FAILED: "failed",
+    Status.RETRYING: "waiting to retry",
+}
+
+
+def retry_submissions(queryset) -> BulkResult:
+    """Put FAILED and RETRYING submissions back in the queue, in one UPDATE.
+
+    The relay then enqueues them in batches; it is nudged at once so a small retry is immediate.
+    """
+    retryable = (Status.FAILED, Status.RETRYING)
+    result = _bulk_result(queryset, retryable)
+    result.done = queryset.filter(status__in=retryable).update(
+        status=Status.QUEUED,
+        attempt_count=0,
+        next_attempt_at=None,
+        enqueued_at=None,
+        updated_at=timezone.now(),
+    )
+    if result.done:
+        relay_due_submissions()
+    return result
+
+
+def discard_submissions(queryset) -> BulkResult:
+    """Stop trying to deliver: QUEUED, RETRYING or FAILED → DISCARDED (kept, never sent)."""
+    discardable = (Status.QUEUED, Status.RETRYING, Status.FAILED)
+    result = _bulk_result(queryset, discardable)
+    result.done = queryset.filter(status__in=discardable).update(
+        status=Status.DISCARDED, next_attempt_at=None, updated_at=timezone.now()
+    )
+    return result
+
+
+def _bulk_result(queryset, eligible) -> BulkResult:
+    counts = (
+        queryset.exclude(status__in=eligible)
+        .order_by()
+        .values("status")
+        .annotate(n=Count("pk"))
+        .values_list("status", "n")
+    )
+    return BulkResult(skipped=Counter({SKIP_REASONS[status]: n for status, n in counts}))

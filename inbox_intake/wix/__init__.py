@@ -1,0 +1,31 @@
+"""Client for the Wix REST API (contacts, inbox conversations and messages)."""
+
+from .auth import ApiKeyAuth, OAuthAppAuth
+from .client import DEFAULT_BASE_URL, WixClient
+from .errors import (
+    WixAmbiguousError,
+    WixAuthError,
+    WixConflictError,
+    WixError,
+    WixNotFoundError,
+    WixPermanentError,
+    WixRateLimitError,
+    WixTransientError,
+    WixValidationError,
+)
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "ApiKeyAuth",
+    "OAuthAppAuth",
+    "WixAmbiguousError",
+    "WixAuthError",
+    "WixClient",
+    "WixConflictError",
+    "WixError",
+    "WixNotFoundError",
+    "WixPermanentError",
+    "WixRateLimitError",
+    "WixTransientError",
+    "WixValidationError",
+]

@@ -1,0 +1,294 @@
+"""A small client for the Wix REST endpoints Inbox Intake uses, over one `requests.Session`.
+
+Requests are what the official Wix JS SDK sends for the same calls (paths, bodies, query strings,
+auth headers); see shared/wix-api.md. Every failure leaves as a `WixError` subclass: callers never
+see `requests` exceptions or status codes they have to interpret themselves.
+"""
+
+import base64
+import email.utils
+import json
+import time
+from urllib.parse import urlencode
+
+import requests
+from urllib3.exceptions import NewConnectionError
+
+from .errors import (
+    WixAmbiguousError,
+    WixAuthError,
+    WixConflictError,
+    WixError,
+    WixNotFoundError,
+    WixPermanentError,
+    WixRateLimitError,
+    WixTransientError,
+    WixValidationError,
+)
+
+DEFAULT_BASE_URL = "https://www.wixapis.com"
+DUPLICATE_CONTACT_CODES = {"DUPLICATE_CONTACT_EXISTS", "DUPLICATE_CONTACT_EXIST"}
+
+
+class WixClient:
+    def __init__(
+        self,
+        *,
+        auth,
+        base_url: str = DEFAULT_BASE_URL,
+        timeout: tuple[float, float] = (5.0, 20.0),
+        session: requests.Session | None = None,
+    ):
+        self.auth = auth
+        self.base_url = base_url.rstrip("/")
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        # Wix sets X-Wix-Consistent for read-your-writes; the SDK echoes it on later requests.
+        self._consistency_token: str | None = None
+
+    # --- Contacts -------------------------------------------------------------------------------
+
+    def find_contact_id(self, email: str) -> str | None:
+        """The id of a contact that has this email among its emails, or None."""
+        body = {"query": {"filter": {"info.emails.email": {"$eq": email}}, "paging": {"limit": 1}}}
+        contacts = self._call("POST", "/contacts/v4/contacts/query", json_body=body)["contacts"]
+        return contacts[0]["id"] if contacts else None
+
+    def create_contact(self, info: dict) -> str:
+        """Create a contact and return its id; if one with the same email exists, return that."""
+        body = {"info": info, "allowDuplicates": False}
+        try:
+            return self._call("POST", "/contacts/v4/contacts", json_body=body)["contact"]["id"]
+        except WixConflictError as error:
+            duplicate_id = error.data.get("duplicateContactId")
+            if error.code in DUPLICATE_CONTACT_CODES and duplicate_id:
+                return duplicate_id
+            raise
+
+    # --- Conversations --------------------------------------------------------------------------
+
+    def get_or_create_conversation(self, participant: dict) -> str:
+        """The id of the participant's conversation (one of contactId, memberId,
+        anonymousVisitorId), created if it did not exist."""
+        body = {"participantId": participant}
+        return self._call("POST", "/inbox/v2/conversations", json_body=body)["conversation"]["id"]
+
+    def get_conversation(self, conversation_id: str) -> dict:
+        # The SDK serializes the whole request, so the path id is repeated in the query.
+        return self._call(
+            "GET",
+            f"/inbox/v2/conversations/{conversation_id}",
+            query={"conversationId": conversation_id},
+        )["conversation"]
+
+    # --- Messages -------------------------------------------------------------------------------
+
+    def send_message(self, conversation_id: str, message: dict) -> dict:
+        """Post a message as the conversation's participant, notifying the business.
+
+        Send Message has no idempotency key: a failure after the request left is ambiguous.
+        """
+        body = {
+            "conversationId": conversation_id,
+            "message": message,
+            "sendNotifications": True,
+            "sendAs": "PARTICIPANT",
+        }
+        return self._call("POST", "/inbox/v2/messages", json_body=body, idempotent=False)["message"]
+
+    def list_messages(
+        self,
+        conversation_id: str,
+        visibility: str = "BUSINESS",
+        *,
+        limit: int | None = None,
+        cursor: str | None = None,
+        sort_order: str | None = None,
+    ) -> tuple[list[dict], str | None]:
+        """One page of a conversation's messages (newest first by default) and the next cursor."""
+        paging = _without_none({"limit": limit, "cursor": cursor})
+        sorting = {"fieldName": "sequence", "order": sort_order} if sort_order else None
+        payload = _without_none(
+            {
+                "conversationId": conversation_id,
+                "visibility": visibility,
+                "paging": paging or None,
+                "sorting": sorting,
+            }
+        )
+        answer = self._call("GET", "/inbox/v2/messages", query=_sdk_complex_query(payload))
+        next_cursor = (answer.get("pagingMetadata") or {}).get("cursors", {}).get("next")
+        return answer.get("messages", []), next_cursor or None
+
+    # --- OAuth ----------------------------------------------------------------------------------
+
+    def request_token(self, payload: dict) -> dict:
+        """POST /oauth2/token, as the SDK's AppStrategy does: JSON only, no API headers."""
+        url = self.base_url + "/oauth2/token"
+        response = self._send(
+            "POST",
+            url,
+            "POST /oauth2/token",
+            headers={"Content-Type": "application/json"},
+            data=_json(payload).encode(),
+        )
+        if response.status_code != 200:
+            raise _error_from_response(response, "POST /oauth2/token", idempotent=True)
+        answer = _json_answer(response, "POST /oauth2/token", idempotent=True)
+        if not answer.get("access_token"):
+            raise WixAuthError("Wix answered the token request without an access token.")
+        return answer
+
+    # --- Transport ------------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        json_body: dict | None = None,
+        query: dict | None = None,
+        idempotent: bool = True,
+    ) -> dict:
+        what = f"{method} {path}"
+        url = self.base_url + path
+        if query:
+            url += "?" + urlencode(query)
+        data = _json(json_body).encode() if json_body is not None else None
+        for can_refresh in (True, False):
+            headers = {**self.auth.headers(self)}
+            if data is not None:
+                headers["Content-Type"] = "application/json"
+            if self._consistency_token:
+                headers["X-Wix-Consistent"] = self._consistency_token
+            response = self._send(
+                method, url, what, headers=headers, data=data, idempotent=idempotent
+            )
+            consistency_token = response.headers.get("X-Wix-Consistent")
+            if consistency_token:
+                self._consistency_token = consistency_token
+            if response.status_code == 401 and can_refresh and self.auth.refresh():
+                continue
+            if response.status_code != 200:
+                raise _error_from_response(response, what, idempotent=idempotent)
+            return _json_answer(response, what, idempotent=idempotent)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _send(self, method, url, what, *, headers, data, idempotent=True) -> requests.Response:
+        try:
+            return self.session.request(
+                method, url, headers=headers, data=data, timeout=self.timeout, allow_redirects=False
+            )
+        except requests.ConnectTimeout as error:
+            raise WixTransientError(f"{what}: timed out connecting to Wix") from error
+        except requests.ReadTimeout as error:
+            raise _lost_answer(f"{what}: Wix did not answer in time", idempotent) from error
+        except requests.ConnectionError as error:
+            if _never_connected(error):
+                raise WixTransientError(f"{what}: could not connect to Wix") from error
+            raise _lost_answer(f"{what}: the connection to Wix broke", idempotent) from error
+        except requests.RequestException as error:
+            raise WixTransientError(f"{what}: {type(error).__name__}") from error
+
+
+def _lost_answer(message: str, idempotent: bool) -> WixError:
+    if idempotent:
+        return WixTransientError(message)
+    return WixAmbiguousError(message + "; the request may have taken effect")
+
+
+def _never_connected(error: requests.ConnectionError) -> bool:
+    reason = error.args[0] if error.args else None
+    reason = getattr(reason, "reason", reason)
+    return isinstance(reason, NewConnectionError)
+
+
+def _error_from_response(response: requests.Response, what: str, *, idempotent: bool) -> WixError:
+    status = response.status_code
+    request_id = response.headers.get("x-wix-request-id")
+    body = _json_or_none(response)
+    details = body.get("details") or {} if isinstance(body, dict) else {}
+    details = details if isinstance(details, dict) else {}
+    application_error = details.get("applicationError") or {}
+    wix_message = (body or {}).get("message") if isinstance(body, dict) else None
+    code = application_error.get("code")
+    text = f"{what}: {wix_message or response.reason or 'error'}"
+    description = application_error.get("description")
+    if description and description != wix_message:
+        text += f": {description}"
+    common = {
+        "status": status,
+        "code": str(code) if code is not None else None,
+        "request_id": request_id,
+        "data": application_error.get("data") if isinstance(application_error, dict) else None,
+    }
+    if status == 400:
+        violations = [
+            f"{violation.get('field')}: {violation.get('description')}"
+            for violation in (details.get("validationError") or {}).get("fieldViolations", [])
+        ]
+        if violations:
+            text += " (" + "; ".join(violations) + ")"
+        return WixValidationError(text, violations=violations, **common)
+    if status in (401, 403):
+        return WixAuthError(text, **common)
+    if status == 404:
+        return WixNotFoundError(text, **common)
+    if status == 409:
+        return WixConflictError(text, **common)
+    if status == 429:
+        return WixRateLimitError(text, retry_after=_retry_after_seconds(response), **common)
+    if status >= 500:
+        if idempotent:
+            return WixTransientError(text, **common)
+        return WixAmbiguousError(text + "; the request may have taken effect", **common)
+    return WixPermanentError(f"{what}: unexpected HTTP {status} from Wix", **common)
+
+
+def _json_answer(response: requests.Response, what: str, *, idempotent: bool) -> dict:
+    body = _json_or_none(response)
+    if isinstance(body, dict):
+        return body
+    message = f"{what}: Wix answered 200 with a body that is not a JSON object"
+    if idempotent:
+        raise WixTransientError(message, status=200)
+    raise WixAmbiguousError(message, status=200)
+
+
+def _json_or_none(response: requests.Response):
+    try:
+        return response.json()
+    except ValueError:
+        return None
+
+
+def _retry_after_seconds(response: requests.Response) -> float | None:
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(when.timestamp() - time.time(), 0.0)
+
+
+def _sdk_complex_query(payload: dict) -> dict:
+    """The SDK's "complex" GET serialization: flat params, unless a nested object is present, in
+    which case the whole payload travels as one base64url JSON parameter `.r`."""
+    if any(isinstance(value, dict) for value in payload.values()):
+        encoded = base64.urlsafe_b64encode(_json(payload).encode()).decode().rstrip("=")
+        return {".r": encoded}
+    return payload
+
+
+def _json(value) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _without_none(mapping: dict) -> dict:
+    return {key: value for key, value in mapping.items() if value is not None}
