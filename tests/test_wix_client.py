@@ -1,0 +1,499 @@
+"""Unit tests of the Wix client, with HTTP mocked by `responses` (the only place we mock)."""
+
+import base64
+import json
+
+import pytest
+import requests
+import responses
+from responses import matchers
+
+from inbox_intake.wix import (
+    ApiKeyAuth,
+    OAuthAppAuth,
+    WixAmbiguousError,
+    WixAuthError,
+    WixClient,
+    WixConflictError,
+    WixNotFoundError,
+    WixPermanentError,
+    WixRateLimitError,
+    WixTransientError,
+    WixValidationError,
+)
+
+BASE = "https://www.wixapis.com"
+KEY = "IST.secret-test-key"
+SITE = "11111111-1111-4111-8111-111111111111"
+CONTACT = "33333333-3333-4333-8333-333333333333"
+CONVERSATION = "44444444-4444-4444-8444-444444444444"
+FORM_MESSAGE = {
+    "direction": "PARTICIPANT_TO_BUSINESS",
+    "visibility": "BUSINESS",
+    "content": {
+        "previewText": "Jane",
+        "form": {"title": "T", "fields": [{"name": "a", "value": "b"}]},
+    },
+}
+
+
+@pytest.fixture
+def mocked():
+    with responses.RequestsMock() as rsps:
+        yield rsps
+
+
+@pytest.fixture
+def client():
+    return WixClient(base_url=BASE, auth=ApiKeyAuth(KEY, site_id=SITE), timeout=(1, 2))
+
+
+def auth_headers():
+    return matchers.header_matcher({"Authorization": KEY, "wix-site-id": SITE})
+
+
+def sent_json(call):
+    return json.loads(call.request.body)
+
+
+# --- Requests are what the official SDK sends ---------------------------------------------------
+
+
+def test_find_contact_queries_any_email_of_a_contact(mocked, client):
+    mocked.post(
+        f"{BASE}/contacts/v4/contacts/query",
+        json={"contacts": [{"id": CONTACT}], "pagingMetadata": {"count": 1}},
+        match=[auth_headers()],
+    )
+
+    assert client.find_contact_id("jane@example.com") == CONTACT
+    assert sent_json(mocked.calls[0]) == {
+        "query": {
+            "filter": {"info.emails.email": {"$eq": "jane@example.com"}},
+            "paging": {"limit": 1},
+        }
+    }
+    assert mocked.calls[0].request.headers["Content-Type"] == "application/json"
+    assert "wix-account-id" not in mocked.calls[0].request.headers
+
+
+def test_find_contact_returns_none_when_nobody_has_the_email(mocked, client):
+    mocked.post(f"{BASE}/contacts/v4/contacts/query", json={"contacts": []})
+
+    assert client.find_contact_id("nobody@example.com") is None
+
+
+def test_create_contact_sends_info_without_duplicates(mocked, client):
+    mocked.post(f"{BASE}/contacts/v4/contacts", json={"contact": {"id": CONTACT}})
+    info = {"name": {"first": "Jane", "last": "Doe"}}
+
+    assert client.create_contact(info) == CONTACT
+    assert sent_json(mocked.calls[0]) == {"info": info, "allowDuplicates": False}
+
+
+def test_duplicate_contact_409_means_use_the_existing_one(mocked, client):
+    mocked.post(
+        f"{BASE}/contacts/v4/contacts",
+        status=409,
+        json={
+            "message": "Contact already exists",
+            "details": {
+                "applicationError": {
+                    "code": "DUPLICATE_CONTACT_EXISTS",
+                    "description": "Contact with email jane@example.com already exists",
+                    "data": {"duplicateContactId": CONTACT, "duplicateEmail": "jane@example.com"},
+                }
+            },
+        },
+    )
+
+    assert client.create_contact({"name": {"first": "Jane"}}) == CONTACT
+
+
+def test_other_409_stays_an_error(mocked, client):
+    mocked.post(
+        f"{BASE}/contacts/v4/contacts",
+        status=409,
+        json={
+            "message": "exists",
+            "details": {"applicationError": {"code": "CONTACT_ID_ALREADY_EXISTS"}},
+        },
+    )
+
+    with pytest.raises(WixConflictError) as caught:
+        client.create_contact({"name": {"first": "Jane"}})
+    assert caught.value.code == "CONTACT_ID_ALREADY_EXISTS"
+
+
+def test_get_or_create_conversation(mocked, client):
+    mocked.post(
+        f"{BASE}/inbox/v2/conversations",
+        json={"conversation": {"id": CONVERSATION}, "newConversation": True},
+    )
+
+    assert client.get_or_create_conversation({"contactId": CONTACT}) == CONVERSATION
+    assert sent_json(mocked.calls[0]) == {"participantId": {"contactId": CONTACT}}
+
+
+def test_get_conversation_repeats_the_path_id_in_the_query(mocked, client):
+    mocked.get(
+        f"{BASE}/inbox/v2/conversations/{CONVERSATION}",
+        json={"conversation": {"id": CONVERSATION}},
+        match=[matchers.query_param_matcher({"conversationId": CONVERSATION})],
+    )
+
+    assert client.get_conversation(CONVERSATION) == {"id": CONVERSATION}
+    assert "Content-Type" not in mocked.calls[0].request.headers
+
+
+def test_send_message_posts_as_participant_with_notifications(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/messages", json={"message": {"id": "1736936430123456"}})
+
+    assert client.send_message(CONVERSATION, FORM_MESSAGE) == {"id": "1736936430123456"}
+    assert sent_json(mocked.calls[0]) == {
+        "conversationId": CONVERSATION,
+        "message": FORM_MESSAGE,
+        "sendNotifications": True,
+        "sendAs": "PARTICIPANT",
+    }
+
+
+def test_non_ascii_bodies_are_sent_as_utf8(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/messages", json={"message": {"id": "1"}})
+    message = {**FORM_MESSAGE, "content": {"form": {"title": "Grüße 😀", "fields": []}}}
+
+    client.send_message(CONVERSATION, message)
+
+    assert sent_json(mocked.calls[0])["message"]["content"]["form"]["title"] == "Grüße 😀"
+
+
+def test_list_messages_plain_query_without_paging(mocked, client):
+    mocked.get(
+        f"{BASE}/inbox/v2/messages",
+        json={"messages": [{"id": "1"}], "pagingMetadata": {"cursors": {"next": None}}},
+        match=[
+            matchers.query_param_matcher({"conversationId": CONVERSATION, "visibility": "BUSINESS"})
+        ],
+    )
+
+    assert client.list_messages(CONVERSATION) == ([{"id": "1"}], None)
+
+
+def test_list_messages_with_paging_uses_the_sdk_r_parameter(mocked, client):
+    mocked.get(
+        f"{BASE}/inbox/v2/messages",
+        json={"messages": [], "pagingMetadata": {"cursors": {"next": "CURSOR-2"}}},
+    )
+
+    _, cursor = client.list_messages(CONVERSATION, limit=10, cursor="CURSOR-1", sort_order="DESC")
+
+    assert cursor == "CURSOR-2"
+    encoded = mocked.calls[0].request.params[".r"]
+    decoded = json.loads(base64.urlsafe_b64decode(encoded + "=" * (-len(encoded) % 4)))
+    assert decoded == {
+        "conversationId": CONVERSATION,
+        "visibility": "BUSINESS",
+        "paging": {"limit": 10, "cursor": "CURSOR-1"},
+        "sorting": {"fieldName": "sequence", "order": "DESC"},
+    }
+    assert "=" not in encoded
+
+
+def test_consistency_token_is_echoed_on_later_requests(mocked, client):
+    mocked.post(
+        f"{BASE}/inbox/v2/conversations",
+        json={"conversation": {"id": CONVERSATION}},
+        headers={"X-Wix-Consistent": "TOKEN-1"},
+    )
+    mocked.post(
+        f"{BASE}/inbox/v2/messages",
+        json={"message": {"id": "1"}},
+        match=[matchers.header_matcher({"X-Wix-Consistent": "TOKEN-1"})],
+    )
+
+    client.get_or_create_conversation({"contactId": CONTACT})
+    client.send_message(CONVERSATION, FORM_MESSAGE)
+
+
+def test_account_id_is_sent_only_without_a_site_id(mocked):
+    client = WixClient(base_url=BASE, auth=ApiKeyAuth(KEY, account_id="acc-1"))
+    mocked.post(f"{BASE}/inbox/v2/conversations", json={"conversation": {"id": CONVERSATION}})
+
+    client.get_or_create_conversation({"memberId": "m"})
+
+    headers = mocked.calls[0].request.headers
+    assert headers["wix-account-id"] == "acc-1"
+    assert "wix-site-id" not in headers
+
+
+def test_site_and_account_id_together_are_refused():
+    with pytest.raises(ValueError, match="not both"):
+        ApiKeyAuth(KEY, site_id=SITE, account_id="acc-1")
+
+
+def test_base_url_is_the_only_thing_that_changes(mocked):
+    sandbox = WixClient(
+        base_url="http://127.0.0.1:9/wix-sandbox/", auth=ApiKeyAuth(KEY, site_id=SITE)
+    )
+    mocked.post(
+        "http://127.0.0.1:9/wix-sandbox/inbox/v2/conversations",
+        json={"conversation": {"id": CONVERSATION}},
+    )
+
+    assert sandbox.get_or_create_conversation({"contactId": CONTACT}) == CONVERSATION
+
+
+# --- Error mapping ------------------------------------------------------------------------------
+
+
+def test_only_200_is_success(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/messages", status=201, json={"message": {"id": "1"}})
+
+    with pytest.raises(WixPermanentError, match="unexpected HTTP 201"):
+        client.send_message(CONVERSATION, FORM_MESSAGE)
+
+
+def test_validation_error_lists_every_violation(mocked, client):
+    mocked.post(
+        f"{BASE}/inbox/v2/messages",
+        status=400,
+        headers={"x-wix-request-id": "req-16"},
+        json={
+            "message": "INVALID_ARGUMENT",
+            "details": {
+                "validationError": {
+                    "fieldViolations": [
+                        {
+                            "field": "message.content.form.fields",
+                            "description": "must have at most 15",
+                        }
+                    ]
+                }
+            },
+        },
+    )
+
+    with pytest.raises(WixValidationError) as caught:
+        client.send_message(CONVERSATION, FORM_MESSAGE)
+    error = caught.value
+    assert error.status == 400
+    assert error.request_id == "req-16"
+    assert error.violations == ["message.content.form.fields: must have at most 15"]
+    assert "message.content.form.fields: must have at most 15" in str(error)
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_auth_errors_are_permanent_and_never_show_the_key(mocked, client, status):
+    mocked.post(
+        f"{BASE}/inbox/v2/conversations",
+        status=status,
+        json={"message": "unauthorized", "details": {}},
+        headers={"x-wix-request-id": "req-1"},
+    )
+
+    with pytest.raises(WixAuthError) as caught:
+        client.get_or_create_conversation({"contactId": CONTACT})
+    assert caught.value.status == status
+    assert KEY not in str(caught.value)
+    assert KEY not in repr(client.auth)
+
+
+def test_not_found_carries_the_wix_code(mocked, client):
+    mocked.post(
+        f"{BASE}/inbox/v2/messages",
+        status=404,
+        json={
+            "message": "Conversation not found",
+            "details": {"applicationError": {"code": "CONVERSATION_NOT_FOUND", "description": "x"}},
+        },
+    )
+
+    with pytest.raises(WixNotFoundError) as caught:
+        client.send_message(CONVERSATION, FORM_MESSAGE)
+    assert caught.value.code == "CONVERSATION_NOT_FOUND"
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [({"Retry-After": "7"}, 7.0), ({}, None), ({"Retry-After": "soon"}, None)],
+)
+def test_rate_limit_is_transient_with_retry_after(mocked, client, headers, expected):
+    mocked.post(f"{BASE}/contacts/v4/contacts/query", status=429, body="", headers=headers)
+
+    with pytest.raises(WixRateLimitError) as caught:
+        client.find_contact_id("jane@example.com")
+    assert isinstance(caught.value, WixTransientError)
+    assert caught.value.retry_after == expected
+    assert "Too Many Requests" in str(caught.value)
+
+
+def test_retry_after_as_http_date(mocked, client):
+    mocked.post(
+        f"{BASE}/contacts/v4/contacts/query",
+        status=429,
+        headers={"Retry-After": "Wed, 21 Oct 2015 07:28:00 GMT"},
+    )
+
+    with pytest.raises(WixRateLimitError) as caught:
+        client.find_contact_id("jane@example.com")
+    assert caught.value.retry_after == 0.0
+
+
+def test_5xx_is_transient_for_lookups(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/conversations", status=503, body="upstream exploded")
+
+    with pytest.raises(WixTransientError) as caught:
+        client.get_or_create_conversation({"contactId": CONTACT})
+    assert caught.value.status == 503
+
+
+def test_5xx_from_send_is_ambiguous(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/messages", status=500, json={"message": "", "details": {}})
+
+    with pytest.raises(WixAmbiguousError):
+        client.send_message(CONVERSATION, FORM_MESSAGE)
+
+
+def test_connection_refused_is_transient_even_for_send():
+    client = WixClient(base_url="http://127.0.0.1:9", auth=ApiKeyAuth(KEY, site_id=SITE))
+
+    with pytest.raises(WixTransientError) as caught:
+        client.send_message(CONVERSATION, FORM_MESSAGE)
+    assert not isinstance(caught.value, WixAmbiguousError)
+
+
+def test_connect_timeout_is_transient(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/messages", body=requests.ConnectTimeout("slow"))
+
+    with pytest.raises(WixTransientError, match="timed out connecting"):
+        client.send_message(CONVERSATION, FORM_MESSAGE)
+
+
+def test_read_timeout_on_send_is_ambiguous(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/messages", body=requests.ReadTimeout("slow"))
+
+    with pytest.raises(WixAmbiguousError, match="may have taken effect"):
+        client.send_message(CONVERSATION, FORM_MESSAGE)
+
+
+def test_read_timeout_on_lookup_is_transient(mocked, client):
+    mocked.post(f"{BASE}/contacts/v4/contacts/query", body=requests.ReadTimeout("slow"))
+
+    with pytest.raises(WixTransientError):
+        client.find_contact_id("jane@example.com")
+
+
+def test_connection_reset_after_send_is_ambiguous(mocked, client):
+    mocked.post(
+        f"{BASE}/inbox/v2/messages",
+        body=requests.ConnectionError(ConnectionResetError(104, "Connection reset by peer")),
+    )
+
+    with pytest.raises(WixAmbiguousError):
+        client.send_message(CONVERSATION, FORM_MESSAGE)
+
+
+def test_200_with_garbage_from_send_is_ambiguous(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/messages", body="<html>proxy</html>")
+
+    with pytest.raises(WixAmbiguousError):
+        client.send_message(CONVERSATION, FORM_MESSAGE)
+
+
+# --- OAuth app credentials ----------------------------------------------------------------------
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def clock():
+    return FakeClock()
+
+
+@pytest.fixture
+def oauth_client(clock):
+    auth = OAuthAppAuth("app-1", "app-secret-value", "instance-1", clock=clock)
+    return WixClient(base_url=BASE, auth=auth)
+
+
+def token_response(mocked, token, expires_in=14400):
+    mocked.post(
+        f"{BASE}/oauth2/token",
+        json={"access_token": token, "token_type": "Bearer", "expires_in": expires_in},
+        match=[
+            matchers.json_params_matcher(
+                {
+                    "grant_type": "client_credentials",
+                    "client_id": "app-1",
+                    "client_secret": "app-secret-value",
+                    "instance_id": "instance-1",
+                }
+            )
+        ],
+    )
+
+
+def test_oauth_token_is_fetched_once_and_sent_raw(mocked, oauth_client):
+    token_response(mocked, "TOKEN-A")
+    mocked.post(
+        f"{BASE}/inbox/v2/conversations",
+        json={"conversation": {"id": CONVERSATION}},
+        match=[matchers.header_matcher({"Authorization": "TOKEN-A"})],
+    )
+
+    oauth_client.get_or_create_conversation({"contactId": CONTACT})
+    oauth_client.get_or_create_conversation({"contactId": CONTACT})
+
+    assert [call.request.url for call in mocked.calls].count(f"{BASE}/oauth2/token") == 1
+    assert "wix-site-id" not in mocked.calls[1].request.headers
+    assert "app-secret-value" not in repr(oauth_client.auth)
+
+
+def test_oauth_token_is_renewed_before_it_expires(mocked, oauth_client, clock):
+    token_response(mocked, "TOKEN-A", expires_in=3600)
+    mocked.post(f"{BASE}/inbox/v2/conversations", json={"conversation": {"id": CONVERSATION}})
+    oauth_client.get_or_create_conversation({"contactId": CONTACT})
+
+    clock.now += 3600 - 200  # inside the safety margin
+    oauth_client.get_or_create_conversation({"contactId": CONTACT})
+
+    assert [call.request.url for call in mocked.calls].count(f"{BASE}/oauth2/token") == 2
+
+
+def test_oauth_401_refreshes_the_token_once(mocked, oauth_client):
+    token_response(mocked, "TOKEN-A")
+    mocked.post(f"{BASE}/inbox/v2/conversations", status=401, json={"message": "expired"})
+    mocked.post(f"{BASE}/inbox/v2/conversations", json={"conversation": {"id": CONVERSATION}})
+
+    assert oauth_client.get_or_create_conversation({"contactId": CONTACT}) == CONVERSATION
+    assert [call.request.url for call in mocked.calls].count(f"{BASE}/oauth2/token") == 2
+
+
+def test_oauth_401_twice_is_an_auth_error(mocked, oauth_client):
+    token_response(mocked, "TOKEN-A")
+    mocked.post(f"{BASE}/inbox/v2/conversations", status=401, json={"message": "no"})
+
+    with pytest.raises(WixAuthError):
+        oauth_client.get_or_create_conversation({"contactId": CONTACT})
+    assert len(mocked.calls) == 4  # token, 401, token, 401
+
+
+def test_oauth_bad_credentials_are_an_auth_error(mocked, oauth_client):
+    mocked.post(f"{BASE}/oauth2/token", status=401, json={"error": "invalid_client"})
+
+    with pytest.raises(WixAuthError):
+        oauth_client.get_or_create_conversation({"contactId": CONTACT})
+
+
+def test_api_key_401_is_final(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/conversations", status=401, json={"message": "no"})
+
+    with pytest.raises(WixAuthError):
+        client.get_or_create_conversation({"contactId": CONTACT})
+    assert len(mocked.calls) == 1
