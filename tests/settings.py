@@ -1,6 +1,8 @@
 """Test settings: the real services this machine runs (PostgreSQL, Redis), then the site's settings.
 
-The worker processes that delivery tests start read the same variables, so both sides agree.
+Tests never reach a real Wix site: Wix credentials from the environment or a `.env` file are
+blanked, so the client always talks to the local sandbox (tests point it at their live server).
+The worker processes that delivery tests start get the same variables, so both sides agree.
 """
 
 import os
@@ -8,5 +10,14 @@ import os
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/inbox_intake")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"inbox_intake_test_{os.getpid()}")
+for name in (
+    "WIX_API_KEY",
+    "WIX_APP_ID",
+    "WIX_APP_SECRET",
+    "WIX_APP_INSTANCE_ID",
+    "WIX_ACCOUNT_ID",
+):
+    os.environ[name] = ""
+os.environ["WIX_API_BASE_URL"] = "http://127.0.0.1:9/wix-sandbox"  # each test sets its own
 
 from site_project.settings import *  # noqa: E402, F403

@@ -1,0 +1,113 @@
+"""Shared fixtures: the sandbox over real HTTP, a real Celery worker process, and form data."""
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def contact_data():
+    return {
+        "first_name": "Jane",
+        "last_name": "Doe",
+        "email": "Jane.Doe@Example.com",
+        "phone": "+1 555 555 0100",
+        "message": "Hello, I would like a quote.",
+        "subscribe_newsletter": "on",
+    }
+
+
+@pytest.fixture
+def sandbox_url(live_server, settings):
+    """The Wix sandbox served over real HTTP on loopback; the app's client points at it."""
+    url = live_server.url + "/wix-sandbox"
+    settings.WIX_API_BASE_URL = url
+    return url
+
+
+def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = predicate()
+        if result:
+            return result
+        time.sleep(interval)
+    raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
+
+
+def database_url() -> str:
+    """The URL of the test database pytest-django created, for processes started by tests."""
+    db = connection.settings_dict
+    user = db["USER"] or "postgres"
+    return f"postgres://{user}@{db['HOST'] or '127.0.0.1'}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+@pytest.fixture
+def start_worker(sandbox_url, tmp_path):
+    """Start real `celery worker` processes: over Redis, on the test database, against the
+    sandbox. Extra environment variables change one worker's settings. All stop at teardown."""
+    if connection.vendor != "postgresql":
+        pytest.fail("Delivery tests need PostgreSQL (DATABASE_URL); it is not configured.")
+    started = []
+
+    def start(**extra_env: str) -> subprocess.Popen:
+        log_path = tmp_path / f"worker-{len(started)}.log"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "site_project.settings",
+            "DATABASE_URL": database_url(),
+            "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+            "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
+            "WIX_API_BASE_URL": sandbox_url,
+            "INBOX_INTAKE_VAR_DIR": str(tmp_path / "var"),
+            **extra_env,
+        }
+        command = [sys.executable, "-m", "celery", "-A", "site_project", "worker", "-l", "info"]
+        command += ["--concurrency", "2", "-Q", settings.CELERY_TASK_DEFAULT_QUEUE]
+        command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+        started.append((process, log_path))
+        wait_until(
+            lambda: "ready." in log_path.read_text() or process.poll() is not None,
+            timeout=60,
+            what="the Celery worker to start",
+        )
+        if process.poll() is not None:
+            pytest.fail(f"The Celery worker exited:\n{log_path.read_text()}")
+        return process
+
+    yield start
+    for process, log_path in started:
+        process.terminate()
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        print(f"--- {log_path.name} ---\n{log_path.read_text()}")
+
+
+@pytest.fixture
+def celery_worker(start_worker):
+    return start_worker()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def purge_test_queue():
+    """Leave nothing behind in Redis: drop this run's queue when the session ends."""
+    yield
+    from site_project.celery import app
+
+    with app.connection_for_write() as conn:
+        conn.default_channel.queue_delete(settings.CELERY_TASK_DEFAULT_QUEUE)

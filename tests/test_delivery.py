@@ -1,0 +1,68 @@
+"""End to end with real parts: form POST → PostgreSQL → Redis → a `celery worker` process → the
+Wix sandbox over HTTP on loopback."""
+
+import pytest
+
+from inbox_intake.models import Submission
+from tests.conftest import wait_until
+from wix_sandbox.models import ApiCall, SandboxMessage
+
+pytestmark = pytest.mark.e2e
+
+
+def submit(client, data) -> Submission:
+    response = client.post("/intake/contact/", data)
+    assert response.status_code == 302, response.content
+    return Submission.objects.latest("created_at")
+
+
+def delivered(submission: Submission) -> Submission:
+    def is_done():
+        submission.refresh_from_db()
+        return submission.status in (Submission.Status.SENT, Submission.Status.FAILED)
+
+    wait_until(is_done, timeout=60, what=f"delivery of {submission.reference}")
+    return submission
+
+
+def test_form_to_inbox_through_a_real_worker(client, celery_worker, contact_data):
+    first = delivered(submit(client, contact_data))
+
+    assert first.status == Submission.Status.SENT, first.last_error
+    message = SandboxMessage.objects.get()
+    assert str(message.conversation.id) == first.wix_conversation_id
+    assert message.body["id"] == first.wix_message_id
+    form = message.body["content"]["form"]
+    assert form["title"] == "Website contact form"
+    assert [field["name"] for field in form["fields"]] == [
+        "First name",
+        "Last name",
+        "Email",
+        "Phone",
+        "Message",
+        "Subscribe to newsletter",
+        "Reference",
+    ]
+    assert form["fields"][-1]["value"] == str(first.reference)
+    assert ApiCall.objects.count() == 4  # query contact, create contact, conversation, send
+
+    contact_data["message"] = "A second question."
+    second = delivered(submit(client, contact_data))
+
+    assert second.status == Submission.Status.SENT
+    assert ApiCall.objects.count() == 5, "a repeat submitter costs one call: the send"
+    assert second.wix_conversation_id == first.wix_conversation_id
+    assert second.wix_contact_id == first.wix_contact_id
+    assert SandboxMessage.objects.filter(conversation=message.conversation).count() == 2
+
+
+def test_wrong_api_key_fails_clearly_without_a_retry_storm(client, start_worker, contact_data):
+    start_worker(WIX_SANDBOX_API_KEY="IST.not-the-right-key")
+
+    failed = delivered(submit(client, contact_data))
+
+    assert failed.status == Submission.Status.FAILED
+    assert "HTTP 401" in failed.last_error
+    assert failed.attempts.count() == 1
+    assert ApiCall.objects.count() == 1
+    assert "IST.not-the-right-key" not in failed.last_error

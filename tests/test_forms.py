@@ -1,0 +1,86 @@
+import pytest
+
+from inbox_intake.forms import ContactForm
+
+
+def test_valid_contact_form(contact_data):
+    form = ContactForm(contact_data)
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["subscribe_newsletter"] is True
+    assert form.cleaned_data["email"] == "Jane.Doe@Example.com"
+
+
+@pytest.mark.parametrize("missing", ["first_name", "last_name", "email", "message"])
+def test_required_fields(contact_data, missing):
+    del contact_data[missing]
+
+    form = ContactForm(contact_data)
+
+    assert not form.is_valid()
+    assert form.errors[missing] == ["This field is required."]
+
+
+def test_phone_and_newsletter_are_optional(contact_data):
+    del contact_data["phone"], contact_data["subscribe_newsletter"]
+
+    form = ContactForm(contact_data)
+
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["phone"] == ""
+    assert form.cleaned_data["subscribe_newsletter"] is False
+
+
+@pytest.mark.parametrize("email", ["not-an-email", "jane@", "@example.com", "a b@example.com"])
+def test_invalid_email(contact_data, email):
+    contact_data["email"] = email
+
+    form = ContactForm(contact_data)
+
+    assert not form.is_valid()
+    assert form.errors["email"] == ["Enter a valid email address."]
+
+
+def test_invalid_phone(contact_data):
+    contact_data["phone"] = "call me maybe"
+
+    assert "phone" in ContactForm(contact_data).errors
+
+
+def test_oversized_message_is_refused_with_the_limit(contact_data, settings):
+    contact_data["message"] = "x" * (settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH + 1)
+
+    errors = ContactForm(contact_data).errors
+
+    assert errors["message"] == [
+        f"Ensure this value has at most {settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH} characters "
+        f"(it has {settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH + 1})."
+    ]
+
+
+def test_oversized_name_is_refused(contact_data):
+    contact_data["first_name"] = "J" * 1001
+
+    assert "first_name" in ContactForm(contact_data).errors
+
+
+def test_anonymous_visitor_id_must_look_like_a_wix_id(contact_data):
+    contact_data["anonymous_visitor_id"] = "<script>"
+
+    assert "anonymous_visitor_id" in ContactForm(contact_data).errors
+
+
+def test_wix_rows_use_human_labels_in_form_order(contact_data):
+    form = ContactForm(contact_data)
+    assert form.is_valid()
+
+    rows = form.wix_fields(form.cleaned_data)
+
+    assert rows == [
+        ("First name", "Jane"),
+        ("Last name", "Doe"),
+        ("Email", "Jane.Doe@Example.com"),
+        ("Phone", "+1 555 555 0100"),
+        ("Message", "Hello, I would like a quote."),
+        ("Subscribe to newsletter", "Yes"),
+    ]

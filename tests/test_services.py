@@ -1,0 +1,335 @@
+"""Delivery, relay, retry and discard, against the Wix sandbox over real HTTP on loopback."""
+
+import random
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from inbox_intake import services
+from inbox_intake.models import DeliveryAttempt, Submission, WixParticipant
+from inbox_intake.wix import ApiKeyAuth, WixClient
+from wix_sandbox.models import ApiCall, SandboxConversation, SandboxMessage
+
+Status = Submission.Status
+Outcome = DeliveryAttempt.Outcome
+
+
+@pytest.fixture
+def make_submission(db):
+    def make(**overrides):
+        data = {
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "email": "jane@example.com",
+            "phone": "",
+            "message": "Hello, I would like a quote.",
+            "subscribe_newsletter": False,
+        }
+        data.update(overrides.pop("data", {}))
+        fields = {"data": data, "email": data["email"].lower(), "name": "Jane Doe"}
+        return Submission.objects.create(**(fields | overrides))
+
+    return make
+
+
+@pytest.fixture
+def sandbox_client(sandbox_url, settings):
+    auth = ApiKeyAuth(settings.WIX_SANDBOX_API_KEY, site_id=settings.WIX_SANDBOX_SITE_ID)
+    return WixClient(base_url=sandbox_url, auth=auth)
+
+
+@pytest.fixture
+def seeded_jitter(monkeypatch):
+    monkeypatch.setattr(services, "jitter_random", random.Random(42))
+
+
+def form_fields(message: SandboxMessage) -> dict:
+    return {field["name"]: field["value"] for field in message.body["content"]["form"]["fields"]}
+
+
+# --- Delivery -------------------------------------------------------------------------------------
+
+
+def test_delivers_a_form_message_to_the_contacts_conversation(
+    sandbox_url, make_submission, transactional_db
+):
+    submission = make_submission(data={"phone": "+15555550100"})
+
+    delivered = services.deliver(submission.pk)
+
+    assert delivered.status == Status.SENT
+    assert delivered.sent_at is not None
+    assert delivered.attempt_count == 1
+    message = SandboxMessage.objects.get()
+    assert message.body["id"] == delivered.wix_message_id
+    assert str(message.conversation.id) == delivered.wix_conversation_id
+    assert message.conversation.participant == {"contactId": delivered.wix_contact_id}
+    assert message.body["direction"] == "PARTICIPANT_TO_BUSINESS"
+    assert message.body["visibility"] == "BUSINESS"
+    assert form_fields(message) == {
+        "First name": "Jane",
+        "Last name": "Doe",
+        "Email": "jane@example.com",
+        "Phone": "+15555550100",
+        "Message": "Hello, I would like a quote.",
+        "Subscribe to newsletter": "No",
+        "Reference": str(submission.reference),
+    }
+    assert list(delivered.attempts.values_list("outcome", flat=True)) == [Outcome.SENT]
+
+
+def test_a_repeat_submitter_costs_one_api_call(sandbox_url, make_submission, transactional_db):
+    services.deliver(make_submission().pk)
+    calls_before = ApiCall.objects.count()
+
+    second = services.deliver(make_submission().pk)
+
+    assert ApiCall.objects.count() - calls_before == 1
+    assert second.status == Status.SENT
+    assert SandboxConversation.objects.count() == 1
+    assert SandboxMessage.objects.count() == 2
+
+
+def test_an_existing_wix_contact_is_found_not_created(
+    sandbox_url, sandbox_client, make_submission, transactional_db
+):
+    contact_id = sandbox_client.create_contact(
+        {"emails": {"items": [{"tag": "WORK", "email": "JANE@example.com"}]}}
+    )
+
+    delivered = services.deliver(make_submission().pk)
+
+    assert delivered.wix_contact_id == contact_id
+
+
+def test_a_linked_member_uses_the_member_id(sandbox_url, make_submission, transactional_db):
+    member_id = "88888888-8888-4888-8888-888888888888"
+
+    delivered = services.deliver(make_submission(wix_member_id=member_id).pk)
+
+    assert delivered.status == Status.SENT
+    conversation = SandboxConversation.objects.get()
+    assert conversation.participant["memberId"] == member_id
+    assert not ApiCall.objects.filter(path__startswith="/contacts/").exists()
+
+
+def test_an_anonymous_visitor_id_is_used_when_given(sandbox_url, make_submission, transactional_db):
+    visitor_id = "99999999-9999-4999-8999-999999999999"
+
+    services.deliver(make_submission(wix_anonymous_visitor_id=visitor_id).pk)
+
+    assert SandboxConversation.objects.get().participant["anonymousVisitorId"] == visitor_id
+
+
+def test_a_duplicate_task_message_does_nothing(sandbox_url, make_submission, transactional_db):
+    submission = make_submission()
+    services.deliver(submission.pk)
+
+    assert services.deliver(submission.pk) is None
+    assert SandboxMessage.objects.count() == 1
+
+
+def test_a_stale_cached_conversation_is_looked_up_again(
+    sandbox_url, make_submission, transactional_db
+):
+    services.deliver(make_submission().pk)
+    WixParticipant.objects.update(conversation_id="00000000-0000-4000-8000-000000000000")
+
+    delivered = services.deliver(make_submission().pk)
+
+    assert delivered.status == Status.SENT
+    assert SandboxMessage.objects.count() == 2
+    assert WixParticipant.objects.get().conversation_id == delivered.wix_conversation_id
+
+
+def test_a_message_already_in_wix_is_recorded_not_sent_twice(
+    sandbox_url, make_submission, transactional_db
+):
+    submission = make_submission()
+    services.deliver(submission.pk)
+    Submission.objects.filter(pk=submission.pk).update(
+        status=Status.RETRYING, next_attempt_at=timezone.now(), needs_reconciliation=True
+    )
+
+    delivered = services.deliver(submission.pk)
+
+    assert delivered.status == Status.SENT
+    assert delivered.needs_reconciliation is False
+    assert SandboxMessage.objects.count() == 1
+    assert delivered.attempts.first().outcome == Outcome.RECONCILED
+
+
+def test_reconciliation_that_finds_nothing_sends(sandbox_url, make_submission, transactional_db):
+    services.deliver(make_submission().pk)
+    second = make_submission(needs_reconciliation=True)
+
+    delivered = services.deliver(second.pk)
+
+    assert delivered.attempts.first().outcome == Outcome.SENT
+    assert SandboxMessage.objects.count() == 2
+
+
+# --- Failures -------------------------------------------------------------------------------------
+
+
+def test_wrong_api_key_fails_at_once_with_a_clear_reason(
+    sandbox_url, make_submission, settings, transactional_db
+):
+    settings.WIX_API_KEY = "IST.wrong-key"
+
+    failed = services.deliver(make_submission().pk)
+
+    assert failed.status == Status.FAILED
+    assert failed.next_attempt_at is None
+    assert "HTTP 401" in failed.last_error
+    assert "IST.wrong-key" not in failed.last_error
+    attempt = failed.attempts.get()
+    assert (attempt.outcome, attempt.http_status) == (Outcome.PERMANENT, 401)
+    assert attempt.request_id
+
+
+def test_wix_down_keeps_the_submission_for_a_retry(make_submission, settings, seeded_jitter):
+    settings.WIX_API_BASE_URL = "http://127.0.0.1:9/wix-sandbox"
+
+    retrying = services.deliver(make_submission().pk)
+
+    assert retrying.status == Status.RETRYING
+    assert retrying.next_attempt_at > timezone.now() - timedelta(seconds=1)
+    assert "could not connect" in retrying.last_error
+    assert retrying.attempts.get().outcome == Outcome.TRANSIENT
+
+
+def test_the_attempt_limit_turns_retrying_into_failed(make_submission, settings):
+    settings.WIX_API_BASE_URL = "http://127.0.0.1:9/wix-sandbox"
+    settings.INBOX_INTAKE_MAX_ATTEMPTS = 3
+    submission = make_submission(attempt_count=2)
+
+    failed = services.deliver(submission.pk)
+
+    assert failed.status == Status.FAILED
+    assert failed.attempt_count == 3
+
+
+def test_a_submission_too_large_for_wix_fails_with_the_reason(make_submission):
+    failed = services.deliver(make_submission(data={"message": "x" * 200_000}).pk)
+
+    assert failed.status == Status.FAILED
+    assert "more than 14 fields" in failed.last_error
+    assert failed.data["message"] == "x" * 200_000
+
+
+# --- Claim, backoff, relay ------------------------------------------------------------------------
+
+
+def test_an_expired_lease_is_taken_over_and_looks_before_sending(
+    sandbox_url, make_submission, transactional_db
+):
+    submission = make_submission(
+        status=Status.SENDING, locked_until=timezone.now() - timedelta(seconds=1), attempt_count=1
+    )
+
+    delivered = services.deliver(submission.pk)
+
+    assert delivered.status == Status.SENT
+    assert delivered.attempt_count == 2
+    assert ApiCall.objects.filter(method="GET", path="/inbox/v2/messages").count() == 1
+
+
+def test_a_live_lease_is_left_alone(make_submission):
+    submission = make_submission(
+        status=Status.SENDING, locked_until=timezone.now() + timedelta(minutes=1)
+    )
+
+    assert services.deliver(submission.pk) is None
+
+
+def test_a_retry_that_is_not_due_is_left_alone(make_submission):
+    submission = make_submission(
+        status=Status.RETRYING, next_attempt_at=timezone.now() + timedelta(minutes=5)
+    )
+
+    assert services.deliver(submission.pk) is None
+
+
+def test_backoff_is_exponential_with_full_jitter_and_capped(settings, seeded_jitter):
+    settings.INBOX_INTAKE_BACKOFF_BASE = 10
+    settings.INBOX_INTAKE_BACKOFF_CAP = 300
+    expected = random.Random(42)
+
+    delays = [services.retry_delay(attempt) for attempt in range(1, 9)]
+
+    ceilings = [10, 20, 40, 80, 160, 300, 300, 300]
+    assert delays == [expected.uniform(0, ceiling) for ceiling in ceilings]
+    assert all(0 <= delay <= ceiling for delay, ceiling in zip(delays, ceilings, strict=True))
+
+
+def test_backoff_never_comes_before_retry_after(settings, seeded_jitter):
+    settings.INBOX_INTAKE_BACKOFF_BASE = 1
+
+    assert services.retry_delay(1, retry_after=30) == 30
+
+
+def test_relay_enqueues_what_is_due_and_nothing_else(
+    make_submission, django_capture_on_commit_callbacks
+):
+    now = timezone.now()
+    long_ago = now - timedelta(hours=1)
+    due = [
+        make_submission(status=Status.QUEUED, enqueued_at=long_ago),
+        make_submission(status=Status.RETRYING, next_attempt_at=now - timedelta(seconds=1)),
+        make_submission(status=Status.SENDING, locked_until=now - timedelta(seconds=1)),
+    ]
+    make_submission(status=Status.QUEUED, enqueued_at=now)  # just enqueued: within grace
+    make_submission(status=Status.RETRYING, next_attempt_at=now + timedelta(minutes=1))
+    make_submission(status=Status.SENDING, locked_until=now + timedelta(minutes=1))
+    make_submission(status=Status.SENT, enqueued_at=long_ago)
+    make_submission(status=Status.FAILED, enqueued_at=long_ago)
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        enqueued = services.relay_due_submissions(now=now)
+
+    assert enqueued == 3
+    assert len(callbacks) == 3
+    relayed = Submission.objects.filter(enqueued_at=now)
+    assert sorted(relayed.values_list("pk", flat=True)) == sorted(s.pk for s in due)
+
+
+def test_relay_waits_a_grace_period_before_enqueuing_again(make_submission):
+    make_submission(status=Status.QUEUED, enqueued_at=None)
+    now = timezone.now()
+
+    assert services.relay_due_submissions(now=now) == 1
+    assert services.relay_due_submissions(now=now + timedelta(seconds=5)) == 0
+    assert services.relay_due_submissions(now=now + timedelta(minutes=5)) == 1
+
+
+# --- Retry and discard ----------------------------------------------------------------------------
+
+
+def test_retry_requeues_failed_and_says_why_others_were_skipped(make_submission):
+    failed = make_submission(status=Status.FAILED, attempt_count=50, last_error="HTTP 401")
+    make_submission(status=Status.SENT)
+    make_submission(status=Status.DISCARDED)
+    make_submission(status=Status.SENDING)
+
+    result = services.retry_submissions(Submission.objects.all())
+
+    assert result.done == 1
+    assert result.describe("queued") == (
+        "1 submission(s) queued. Skipped: 1 already sent, 1 being sent right now, 1 discarded."
+    )
+    failed.refresh_from_db()
+    assert (failed.status, failed.attempt_count) == (Status.QUEUED, 0)
+
+
+def test_discard_stops_delivery_but_keeps_the_submission(make_submission):
+    queued = make_submission(status=Status.QUEUED)
+    make_submission(status=Status.SENT)
+
+    result = services.discard_submissions(Submission.objects.all())
+
+    assert result.done == 1
+    assert dict(result.skipped) == {"already sent": 1}
+    queued.refresh_from_db()
+    assert queued.status == Status.DISCARDED
