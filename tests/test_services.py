@@ -4,6 +4,7 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.core.management import call_command
 from django.utils import timezone
 
 from inbox_intake import services
@@ -333,3 +334,14 @@ def test_discard_stops_delivery_but_keeps_the_submission(make_submission):
     assert dict(result.skipped) == {"already sent": 1}
     queued.refresh_from_db()
     assert queued.status == Status.DISCARDED
+
+
+def test_relay_command_drains_every_due_batch(make_submission, settings, capsys):
+    settings.INBOX_INTAKE_RELAY_BATCH_SIZE = 2
+    for _ in range(5):
+        make_submission(status=Status.QUEUED, enqueued_at=None)
+
+    call_command("intake_relay")
+
+    assert "Enqueued 5 due submission(s)." in capsys.readouterr().out
+    assert not Submission.objects.filter(enqueued_at__isnull=True).exists()
