@@ -440,3 +440,67 @@ def _bulk_result(queryset, eligible) -> BulkResult:
         .values_list("status", "n")
     )
     return BulkResult(skipped=Counter({SKIP_REASONS[status]: n for status, n in counts}))
+
+
+# --- Reporting and housekeeping ------------------------------------------------------------------
+
+
+@dataclass
+class DeliveryStatus:
+    counts: dict
+    oldest_pending: Submission | None
+    last_failure: DeliveryAttempt | None
+    uses_sandbox: bool
+    api_base_url: str
+
+
+def delivery_status() -> DeliveryStatus:
+    """Counts per status, the oldest submission still waiting, and the latest failure."""
+    counts = dict.fromkeys(Status.values, 0)
+    rows = Submission.objects.order_by().values("status").annotate(n=Count("pk"))
+    counts.update({row["status"]: row["n"] for row in rows})
+    return DeliveryStatus(
+        counts=counts,
+        oldest_pending=Submission.objects.filter(status__in=PENDING_STATUSES)
+        .order_by("created_at")
+        .first(),
+        last_failure=DeliveryAttempt.objects.exclude(outcome__in=(Outcome.SENT, Outcome.RECONCILED))
+        .order_by("-started_at")
+        .first(),
+        uses_sandbox=settings.WIX_USES_SANDBOX,
+        api_base_url=settings.WIX_API_BASE_URL,
+    )
+
+
+#: Submissions in these states are finished with and may be purged.
+PURGEABLE_STATUSES = (Status.SENT, Status.FAILED, Status.DISCARDED, Status.SPAM)
+REDACTED = "[removed]"
+
+
+def purge_submissions(*, older_than: timedelta, anonymise: bool, batch_size: int = 1000):
+    """Delete, or strip of personal data, finished submissions older than `older_than`.
+
+    Works in batches so a large purge never holds long locks; yields the running total.
+    """
+    cutoff = timezone.now() - older_than
+    old = Submission.objects.filter(created_at__lt=cutoff, status__in=PURGEABLE_STATUSES)
+    if anonymise:
+        old = old.exclude(email="")
+    total = 0
+    while ids := list(old.order_by("pk").values_list("pk", flat=True)[:batch_size]):
+        batch = Submission.objects.filter(pk__in=ids)
+        emails = set(batch.values_list("email", flat=True))
+        WixParticipant.objects.filter(key__in=[f"email:{email}" for email in emails]).delete()
+        if anonymise:
+            with transaction.atomic():
+                for submission in batch.select_for_update():
+                    submission.data = dict.fromkeys(submission.data, REDACTED)
+                    submission.email = submission.name = submission.user_agent = ""
+                    submission.client_ip = None
+                    submission.save(
+                        update_fields=["data", "email", "name", "user_agent", "client_ip"]
+                    )
+        else:
+            batch.delete()
+        total += len(ids)
+        yield total

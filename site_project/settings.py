@@ -177,3 +177,7 @@ INBOX_INTAKE_QUEUED_GRACE_SECONDS = env.int("INBOX_INTAKE_QUEUED_GRACE_SECONDS",
 INBOX_INTAKE_RELAY_BATCH_SIZE = env.int("INBOX_INTAKE_RELAY_BATCH_SIZE", default=100)
 INBOX_INTAKE_RECONCILE_PAGES = env.int("INBOX_INTAKE_RECONCILE_PAGES", default=3)
 INBOX_INTAKE_MESSAGE_MAX_LENGTH = env.int("INBOX_INTAKE_MESSAGE_MAX_LENGTH", default=50_000)
+# What intake_purge does with old submissions: "delete" them, or "anonymise" them in place.
+INBOX_INTAKE_PURGE_MODE = env("INBOX_INTAKE_PURGE_MODE", default="delete")
+if INBOX_INTAKE_PURGE_MODE not in ("delete", "anonymise"):
+    raise ValueError("INBOX_INTAKE_PURGE_MODE must be 'delete' or 'anonymise'.")

@@ -1,0 +1,61 @@
+import sys
+
+from django.core.exceptions import ValidationError
+from django.core.management.base import BaseCommand, CommandError
+from django.utils import timezone
+
+from inbox_intake import services
+from inbox_intake.models import Submission
+
+from ._durations import parse_duration
+
+BATCH_SIZE = 1000
+
+
+class Command(BaseCommand):
+    help = "Queue failed (or retrying) submissions for delivery again, like the admin's Retry."
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--status",
+            choices=["failed", "retrying"],
+            action="append",
+            help="which submissions (repeatable; default: failed)",
+        )
+        parser.add_argument("--since", help="only those received within this long, e.g. 7d")
+        parser.add_argument("--reference", action="append", help="only this reference (repeatable)")
+        parser.add_argument("--dry-run", action="store_true", help="say what would be retried")
+
+    def handle(self, *args, status, since, reference, dry_run, **options):
+        selection = Submission.objects.filter(status__in=status or ["failed"])
+        if since:
+            selection = selection.filter(created_at__gte=timezone.now() - parse_duration(since))
+        if reference:
+            try:
+                selection = selection.filter(reference__in=reference)
+            except ValidationError as error:
+                raise CommandError(f"Not a valid reference: {error.messages[0]}") from error
+        ids = list(selection.order_by("pk").values_list("pk", flat=True))
+        if dry_run:
+            self.stdout.write(f"Would retry {len(ids)} submission(s).")
+            return
+        done = 0
+        skipped = services.BulkResult()
+        for start in range(0, len(ids), BATCH_SIZE):
+            result = services.retry_submissions(
+                Submission.objects.filter(pk__in=ids[start : start + BATCH_SIZE])
+            )
+            done += result.done
+            skipped.skipped.update(result.skipped)
+            self._progress(min(start + BATCH_SIZE, len(ids)), len(ids))
+        skipped.done = done
+        self.stdout.write(skipped.describe("queued for delivery"))
+
+    def _progress(self, current: int, total: int) -> None:
+        if sys.stdout.isatty():
+            filled = int(30 * current / total)
+            bar = "#" * filled + "-" * (30 - filled)
+            end = "\n" if current == total else ""
+            self.stdout.write(f"\r[{bar}] {current}/{total}", ending=end)
+        else:
+            self.stdout.write(f"{current}/{total} processed")
