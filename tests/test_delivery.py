@@ -31,8 +31,8 @@ def test_form_to_inbox_through_a_real_worker(client, celery_worker, contact_data
     assert first.status == Submission.Status.SENT, first.last_error
     message = SandboxMessage.objects.get()
     assert str(message.conversation.id) == first.wix_conversation_id
-    assert message.body["id"] == first.wix_message_id
-    form = message.body["content"]["form"]
+    assert message.data["id"] == first.wix_message_id
+    form = message.data["content"]["form"]
     assert form["title"] == "Website contact form"
     assert [field["name"] for field in form["fields"]] == [
         "First name",

@@ -46,7 +46,7 @@ def seeded_jitter(monkeypatch):
 
 
 def form_fields(message: SandboxMessage) -> dict:
-    return {field["name"]: field["value"] for field in message.body["content"]["form"]["fields"]}
+    return {field["name"]: field["value"] for field in message.data["content"]["form"]["fields"]}
 
 
 # --- Delivery -------------------------------------------------------------------------------------
@@ -63,11 +63,11 @@ def test_delivers_a_form_message_to_the_contacts_conversation(
     assert delivered.sent_at is not None
     assert delivered.attempt_count == 1
     message = SandboxMessage.objects.get()
-    assert message.body["id"] == delivered.wix_message_id
+    assert message.data["id"] == delivered.wix_message_id
     assert str(message.conversation.id) == delivered.wix_conversation_id
     assert message.conversation.participant == {"contactId": delivered.wix_contact_id}
-    assert message.body["direction"] == "PARTICIPANT_TO_BUSINESS"
-    assert message.body["visibility"] == "BUSINESS"
+    assert message.data["direction"] == "PARTICIPANT_TO_BUSINESS"
+    assert message.data["visibility"] == "BUSINESS"
     assert form_fields(message) == {
         "First name": "Jane",
         "Last name": "Doe",
@@ -281,7 +281,7 @@ def test_relay_enqueues_what_is_due_and_nothing_else(
         make_submission(status=Status.RETRYING, next_attempt_at=now - timedelta(seconds=1)),
         make_submission(status=Status.SENDING, locked_until=now - timedelta(seconds=1)),
     ]
-    make_submission(status=Status.QUEUED, enqueued_at=now)  # just enqueued: within grace
+    make_submission(status=Status.QUEUED, enqueued_at=now - timedelta(seconds=5))  # in grace
     make_submission(status=Status.RETRYING, next_attempt_at=now + timedelta(minutes=1))
     make_submission(status=Status.SENDING, locked_until=now + timedelta(minutes=1))
     make_submission(status=Status.SENT, enqueued_at=long_ago)

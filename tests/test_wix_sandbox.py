@@ -1,0 +1,1479 @@
+"""The Wix sandbox (`wix_sandbox`): a local emulator of the Wix REST endpoints Inbox Intake uses.
+
+Checked against the contract in /work/shared/wix/sdk-contract.md: paths, exact 200s, always-present
+response fields, Wix's error shapes and limits, auth, the call log, the inbox page, fault injection
+and the OAuth token flow.
+"""
+
+import base64
+import hashlib
+import json
+import re
+import threading
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import requests
+from django.conf import settings as django_settings
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django.db import connection
+from django.utils import timezone
+
+from wix_sandbox import checks, contacts, faults, inbox
+from wix_sandbox.conf import sandbox_setting
+from wix_sandbox.errors import ApiError
+from wix_sandbox.models import (
+    ApiCall,
+    FaultConfig,
+    SandboxAccessToken,
+    SandboxContact,
+    SandboxConversation,
+    SandboxMessage,
+)
+
+MOUNT = "/wix-sandbox"
+ISO_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
+UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+class AnyGuid:
+    def __eq__(self, other):
+        return isinstance(other, str) and bool(re.fullmatch(r"[0-9a-f-]{36}", other))
+
+    def __repr__(self):
+        return "<any GUID>"
+
+
+ANY_GUID = AnyGuid()
+
+
+# --- Helpers and fixtures ------------------------------------------------------------------------
+
+
+class Api:
+    """Calls the sandbox through Django's test client the way the official SDK calls Wix."""
+
+    def __init__(self, client, headers: dict[str, str]):
+        self.client = client
+        self.headers = headers
+
+    def post(self, path: str, body, **headers):
+        data = body if isinstance(body, str | bytes) else json.dumps(body)
+        return self.client.post(
+            MOUNT + path,
+            data=data,
+            content_type="application/json",
+            headers={**self.headers, **headers},
+        )
+
+    def get(self, path: str, params: dict | None = None, **headers):
+        return self.client.get(MOUNT + path, params or {}, headers={**self.headers, **headers})
+
+
+def auth_headers() -> dict[str, str]:
+    return {
+        "Authorization": django_settings.WIX_SANDBOX_API_KEY,
+        "wix-site-id": django_settings.WIX_SANDBOX_SITE_ID,
+    }
+
+
+def contact_info(email="jane@example.com", **info) -> dict:
+    return {
+        "name": {"first": "Jane", "last": "Doe"},
+        "emails": {"items": [{"tag": "MAIN", "email": email, "primary": True}]},
+        "phones": {"items": [{"tag": "MOBILE", "phone": "+15555550100"}]},
+        **info,
+    }
+
+
+def form_message(*, fields=None, preview="New form submission from Jane Doe", **form) -> dict:
+    return {
+        "direction": "PARTICIPANT_TO_BUSINESS",
+        "visibility": "BUSINESS",
+        "content": {
+            "previewText": preview,
+            "form": {
+                "title": "Contact form submission",
+                "description": "Submitted via example.com",
+                "fields": [{"name": "Name", "value": "Jane Doe"}] if fields is None else fields,
+                **form,
+            },
+        },
+    }
+
+
+def numbered_fields(count: int) -> list[dict]:
+    return [{"name": f"Field {i}", "value": f"value {i}"} for i in range(count)]
+
+
+def violations(response) -> list[tuple[str, str]]:
+    assert response.status_code == 400, response.content
+    found = response.json()["details"]["validationError"]["fieldViolations"]
+    return [(v["field"], v["violatedRule"]) for v in found]
+
+
+def application_error(response, status: int) -> dict:
+    assert response.status_code == status, response.content
+    return response.json()["details"]["applicationError"]
+
+
+def encode_r(payload: dict) -> str:
+    raw = base64.urlsafe_b64encode(json.dumps(payload).encode())
+    return raw.rstrip(b"=").decode()
+
+
+@pytest.fixture(autouse=True)
+def no_fault_rules_from_the_environment(monkeypatch):
+    monkeypatch.delenv(faults.ENV_VAR, raising=False)
+
+
+@pytest.fixture
+def api(client, db):
+    return Api(client, auth_headers())
+
+
+@pytest.fixture
+def contact(api) -> dict:
+    response = api.post("/contacts/v4/contacts", {"info": contact_info(), "allowDuplicates": False})
+    assert response.status_code == 200, response.content
+    return response.json()["contact"]
+
+
+@pytest.fixture
+def conversation(api, contact) -> dict:
+    response = api.post("/inbox/v2/conversations", {"participantId": {"contactId": contact["id"]}})
+    assert response.status_code == 200, response.content
+    return response.json()["conversation"]
+
+
+@pytest.fixture
+def send(api, conversation):
+    """send(message=None, **request) posts a message to the conversation; returns the response."""
+
+    def post(message=None, **request):
+        body = {
+            "conversationId": conversation["id"],
+            "message": form_message() if message is None else message,
+            **request,
+        }
+        return api.post("/inbox/v2/messages", body)
+
+    return post
+
+
+@pytest.fixture
+def sleeps(monkeypatch) -> list[float]:
+    """Fault delays, recorded instead of slept."""
+    recorded = []
+    monkeypatch.setattr(faults.time, "sleep", recorded.append)
+    return recorded
+
+
+def run_concurrently(count: int, work) -> list:
+    """`work()` in `count` threads released together; each result, or the exception it raised."""
+    barrier, results = threading.Barrier(count), [None] * count
+
+    def run(index):
+        try:
+            barrier.wait()
+            results[index] = work()
+        except Exception as error:
+            results[index] = error
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    return results
+
+
+# --- Contacts ------------------------------------------------------------------------------------
+
+
+def test_create_contact_answers_the_full_contact(api):
+    response = api.post("/contacts/v4/contacts", {"info": contact_info(), "allowDuplicates": False})
+
+    assert response.status_code == 200
+    contact = response.json()["contact"]
+    assert UUID4.fullmatch(contact["id"])
+    assert contact["revision"] == 1
+    assert contact["source"] == {
+        "sourceType": "WIX_APP",
+        "appId": sandbox_setting("WIX_SANDBOX_APP_ID"),
+    }
+    assert ISO_MILLIS.fullmatch(contact["createdDate"])
+    assert contact["updatedDate"] == contact["createdDate"]
+    assert contact["lastActivity"] == {
+        "activityDate": contact["createdDate"],
+        "activityType": "CONTACT_CREATED",
+    }
+    assert contact["primaryInfo"] == {"email": "jane@example.com", "phone": "+15555550100"}
+    assert contact["info"]["name"] == {"first": "Jane", "last": "Doe"}
+    [email] = contact["info"]["emails"]["items"]
+    assert UUID4.fullmatch(email.pop("id"))
+    assert email == {"tag": "MAIN", "email": "jane@example.com", "primary": True}
+    assert contact["info"]["extendedFields"]["items"]["contacts.displayByFirstName"] == "Jane Doe"
+    assert contact["primaryEmail"] == {
+        "email": "jane@example.com",
+        "subscriptionStatus": "NOT_SET",
+        "deliverabilityStatus": "NOT_SET",
+    }
+    assert contact["primaryPhone"]["phone"] == "+15555550100"
+    assert response["Content-Type"] == "application/json"
+
+
+def test_create_contact_needs_a_name_an_email_or_a_phone(api):
+    response = api.post("/contacts/v4/contacts", {"info": {"company": "Acme"}})
+
+    assert application_error(response, 400)["code"] == "INSUFFICIENT_CONTACT_DATA"
+    assert SandboxContact.objects.count() == 0
+
+
+def test_create_contact_with_a_known_email_answers_409_with_the_existing_contact(api, contact):
+    response = api.post(
+        "/contacts/v4/contacts",
+        {"info": contact_info(email="JANE@Example.com"), "allowDuplicates": False},
+    )
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "message": "Contact already exists",
+        "details": {
+            "applicationError": {
+                "code": "DUPLICATE_CONTACT_EXISTS",
+                "description": "Contact with email JANE@Example.com already exists",
+                "data": {"duplicateContactId": contact["id"], "duplicateEmail": "JANE@Example.com"},
+            }
+        },
+    }
+    assert SandboxContact.objects.count() == 1
+
+
+def test_duplicate_check_covers_every_email_of_existing_contacts(api):
+    info = contact_info(email="first@example.com")
+    info["emails"]["items"].append({"tag": "WORK", "email": "second@example.com"})
+    existing = api.post("/contacts/v4/contacts", {"info": info}).json()["contact"]
+
+    response = api.post("/contacts/v4/contacts", {"info": contact_info(email="second@example.com")})
+
+    assert application_error(response, 409)["data"]["duplicateContactId"] == existing["id"]
+
+
+def test_allow_duplicates_creates_a_second_contact(api, contact):
+    response = api.post("/contacts/v4/contacts", {"info": contact_info(), "allowDuplicates": True})
+
+    assert response.status_code == 200
+    assert response.json()["contact"]["id"] != contact["id"]
+
+
+def test_duplicate_phone_counts_only_when_no_email_is_given(api):
+    phone_only = {"phones": {"items": [{"phone": "+15555550199"}]}}
+    first = api.post("/contacts/v4/contacts", {"info": phone_only}).json()["contact"]
+
+    response = api.post("/contacts/v4/contacts", {"info": phone_only})
+
+    assert application_error(response, 409)["data"] == {
+        "duplicateContactId": first["id"],
+        "duplicatePhone": "+15555550199",
+    }
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_creations_with_one_email_make_one_contact():
+    payload = {"info": contact_info(email="race@example.com"), "allowDuplicates": False}
+
+    results = run_concurrently(6, lambda: contacts.create_contact(payload))
+
+    created = [r for r in results if isinstance(r, dict)]
+    rejected = [r for r in results if isinstance(r, ApiError)]
+    assert len(created) == 1 and len(rejected) == 5, results
+    winner = created[0]["contact"]["id"]
+    assert {
+        r.body["details"]["applicationError"]["data"]["duplicateContactId"] for r in rejected
+    } == {winner}
+    assert SandboxContact.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("info", "expected"),
+    [
+        (contact_info(email="a" * 308 + "@example.com"), None),
+        (contact_info(email="a" * 309 + "@example.com"), "info.emails.items[0].email"),
+        (contact_info(email=""), "info.emails.items[0].email"),
+        (contact_info(name={"first": "J" * 1000}), None),
+        (contact_info(name={"first": "J" * 1001}), "info.name.first"),
+        (contact_info(name={"last": "D" * 1001}), "info.name.last"),
+        (contact_info(phones={"items": [{"phone": "1" * 50}]}), None),
+        (contact_info(phones={"items": [{"phone": "1" * 51}]}), "info.phones.items[0].phone"),
+        (contact_info(phones={"items": [{"phone": ""}]}), "info.phones.items[0].phone"),
+        (
+            contact_info(emails={"items": [{"email": f"p{i}@example.com"} for i in range(50)]}),
+            None,
+        ),
+        (
+            contact_info(emails={"items": [{"email": f"p{i}@example.com"} for i in range(51)]}),
+            "info.emails.items",
+        ),
+        (
+            contact_info(phones={"items": [{"phone": f"+1555555{i:04}"} for i in range(51)]}),
+            "info.phones.items",
+        ),
+    ],
+)
+def test_contact_limits(api, info, expected):
+    response = api.post("/contacts/v4/contacts", {"info": info, "allowDuplicates": True})
+
+    if expected is None:
+        assert response.status_code == 200, response.content
+    else:
+        assert expected in [field for field, _rule in violations(response)]
+
+
+def create_contacts_directly(*emails: str) -> list[str]:
+    return [
+        contacts.create_contact({"info": contact_info(email=email)})["contact"]["id"]
+        for email in emails
+    ]
+
+
+@pytest.mark.parametrize(
+    "contact_filter",
+    [
+        {"info.emails.email": {"$eq": "JANE@example.COM"}},
+        {"info.emails.email": "jane@EXAMPLE.com"},
+        {"primaryInfo.email": "Jane@Example.com"},
+        {"info.emails.email": {"$in": ["nobody@example.com", "JANE@example.com"]}},
+        {
+            "$and": [
+                {"info.emails.email": "jane@example.com"},
+                {"primaryInfo.email": {"$eq": "jane@example.com"}},
+            ]
+        },
+    ],
+)
+def test_query_contacts_by_email_ignores_case(api, contact, contact_filter):
+    create_contacts_directly("other@example.com")
+
+    response = api.post(
+        "/contacts/v4/contacts/query",
+        {"query": {"filter": contact_filter, "paging": {"limit": 1}}},
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "contacts": [contact],
+        "pagingMetadata": {"count": 1, "offset": 0, "total": 1, "tooManyToCount": False},
+    }
+
+
+def test_primary_email_filter_skips_secondary_emails(api):
+    info = contact_info(email="main@example.com")
+    info["emails"]["items"].append({"tag": "WORK", "email": "work@example.com"})
+    contact_id = api.post("/contacts/v4/contacts", {"info": info}).json()["contact"]["id"]
+
+    def found(contact_filter):
+        response = api.post("/contacts/v4/contacts/query", {"query": {"filter": contact_filter}})
+        return [c["id"] for c in response.json()["contacts"]]
+
+    assert found({"info.emails.email": "work@example.com"}) == [contact_id]
+    assert found({"primaryInfo.email": "work@example.com"}) == []
+    assert found({"primaryInfo.email": "main@example.com"}) == [contact_id]
+
+
+def test_query_contacts_by_id_and_with_an_empty_filter(api, contact):
+    [other_id] = create_contacts_directly("other@example.com")
+
+    by_id = api.post("/contacts/v4/contacts/query", {"query": {"filter": {"id": other_id}}}).json()
+    everyone = api.post(
+        "/contacts/v4/contacts/query",
+        {"query": {"filter": {}, "sort": [{"fieldName": "createdDate", "order": "ASC"}]}},
+    ).json()
+    unknown = api.post(
+        "/contacts/v4/contacts/query", {"query": {"filter": {"id": str(uuid.uuid4())}}}
+    ).json()
+
+    assert [c["id"] for c in by_id["contacts"]] == [other_id]
+    assert [c["id"] for c in everyone["contacts"]] == [contact["id"], other_id]
+    assert everyone["pagingMetadata"]["total"] == 2
+    assert unknown["contacts"] == [] and unknown["pagingMetadata"]["total"] == 0
+
+
+def test_query_contacts_pages_with_offset_and_defaults_to_50(api):
+    ids = create_contacts_directly(*(f"p{i}@example.com" for i in range(52)))
+    ascending = [{"fieldName": "createdDate", "order": "ASC"}]
+
+    default_page = api.post("/contacts/v4/contacts/query", {"query": {"sort": ascending}}).json()
+    last_page = api.post(
+        "/contacts/v4/contacts/query",
+        {"query": {"sort": ascending, "paging": {"limit": 50, "offset": 50}}},
+    ).json()
+
+    assert [c["id"] for c in default_page["contacts"]] == ids[:50]
+    assert [c["id"] for c in last_page["contacts"]] == ids[50:]
+    assert last_page["pagingMetadata"] == {
+        "count": 2,
+        "offset": 50,
+        "total": 52,
+        "tooManyToCount": False,
+    }
+
+
+@pytest.mark.parametrize(
+    ("query", "code"),
+    [
+        ({"filter": {"info.company": "Acme"}}, "UNSUPPORTED_FILTER_FIELD_UNKNOWN"),
+        ({"filter": {"info.emails.email": {"$regex": "x"}}}, "UNSUPPORTED_FILTER_OPERATOR"),
+        ({"filter": {"info.emails.email": {"$in": "x"}}}, "UNSUPPORTED_FILTER_VALUE_TYPE"),
+        ({"paging": {"limit": 1001}}, "ILLEGAL_LIMIT"),
+        ({"sort": [{"fieldName": "info.company"}]}, "UNSUPPORTED_SORT_FIELD"),
+    ],
+)
+def test_query_contacts_rejects_what_it_cannot_do(api, query, code):
+    response = api.post("/contacts/v4/contacts/query", {"query": query})
+
+    assert application_error(response, 400)["code"] == code
+
+
+def test_query_contacts_accepts_the_largest_limit(api, contact):
+    response = api.post("/contacts/v4/contacts/query", {"query": {"paging": {"limit": 1000}}})
+
+    assert response.status_code == 200
+    assert response.json()["pagingMetadata"]["count"] == 1
+
+
+def test_get_contact_ignores_the_repeated_id_in_the_query(api, contact):
+    response = api.get(
+        f"/contacts/v4/contacts/{contact['id']}", {"id": contact["id"], "fieldsets": "BASIC"}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"contact": contact, "responseType": "REGULAR"}
+
+
+def test_get_unknown_contact_is_404(api):
+    response = api.get(f"/contacts/v4/contacts/{uuid.uuid4()}")
+
+    assert application_error(response, 404)["code"] == "CONTACT_NOT_FOUND"
+
+
+# --- Conversations -------------------------------------------------------------------------------
+
+
+def test_get_or_create_conversation_returns_one_conversation_per_contact(api, contact):
+    body = {"participantId": {"contactId": contact["id"]}}
+
+    first = api.post("/inbox/v2/conversations", body)
+    second = api.post("/inbox/v2/conversations", body)
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    conversation = first.json()["conversation"]
+    assert first.json()["newConversation"] is True
+    assert second.json() == {"conversation": conversation, "newConversation": False}
+    assert UUID4.fullmatch(conversation["id"])
+    assert conversation == {
+        "id": conversation["id"],
+        "participant": {"contactId": contact["id"]},
+        "channels": ["CHAT"],
+        "businessDisplayData": {
+            "name": sandbox_setting("WIX_SANDBOX_BUSINESS_NAME"),
+            "imageUrl": inbox.BUSINESS_IMAGE_URL,
+        },
+        "participantDisplayData": {"name": "Jane Doe"},
+    }
+    assert SandboxConversation.objects.count() == 1
+
+
+def test_member_and_visitor_participants_get_their_own_conversations(api):
+    member, visitor = str(uuid.uuid4()), str(uuid.uuid4())
+
+    by_member = api.post("/inbox/v2/conversations", {"participantId": {"memberId": member}})
+    by_visitor = api.post(
+        "/inbox/v2/conversations", {"participantId": {"anonymousVisitorId": visitor}}
+    )
+
+    member_participant = by_member.json()["conversation"]["participant"]
+    visitor_participant = by_visitor.json()["conversation"]["participant"]
+    assert member_participant == {"memberId": member, "contactId": ANY_GUID}
+    assert visitor_participant == {"anonymousVisitorId": visitor, "contactId": ANY_GUID}
+    assert by_member.json()["conversation"]["participantDisplayData"] == {"name": "Site member"}
+    assert by_member.json()["conversation"]["id"] != by_visitor.json()["conversation"]["id"]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_get_or_create_makes_one_conversation():
+    contact_id = create_contacts_directly("race@example.com")[0]
+    payload = {"participantId": {"contactId": contact_id}}
+
+    results = run_concurrently(8, lambda: inbox.get_or_create_conversation(payload))
+
+    assert all(isinstance(r, dict) for r in results), results
+    assert len({r["conversation"]["id"] for r in results}) == 1
+    assert sorted(r["newConversation"] for r in results) == [False] * 7 + [True]
+    assert SandboxConversation.objects.count() == 1
+
+
+@pytest.mark.parametrize(
+    ("participant", "expected"),
+    [
+        ({}, [("participantId", "ONE_OF_ALIGNMENT")]),
+        (
+            {"contactId": str(uuid.uuid4()), "memberId": str(uuid.uuid4())},
+            [("participantId", "ONE_OF_ALIGNMENT")],
+        ),
+        ({"contactId": "not-a-guid"}, [("participantId.contactId", "FORMAT")]),
+    ],
+)
+def test_get_or_create_needs_exactly_one_participant_id(api, participant, expected):
+    response = api.post("/inbox/v2/conversations", {"participantId": participant})
+
+    assert violations(response) == expected
+
+
+def test_get_or_create_without_participant_is_a_validation_error(api):
+    response = api.post("/inbox/v2/conversations", {})
+
+    assert violations(response) == [("participantId", "REQUIRED_FIELD")]
+
+
+def test_get_or_create_for_an_unknown_contact_is_404(api):
+    response = api.post(
+        "/inbox/v2/conversations", {"participantId": {"contactId": str(uuid.uuid4())}}
+    )
+
+    assert application_error(response, 404)["code"] == "CONTACT_NOT_FOUND"
+    assert SandboxConversation.objects.count() == 0
+
+
+def test_get_conversation_ignores_the_repeated_id_in_the_query(api, conversation):
+    response = api.get(
+        f"/inbox/v2/conversations/{conversation['id']}", {"conversationId": conversation["id"]}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {"conversation": conversation}
+
+
+def test_get_unknown_conversation_is_404(api):
+    response = api.get(f"/inbox/v2/conversations/{uuid.uuid4()}")
+
+    assert response.status_code == 404
+    assert response.json() == {
+        "message": "Conversation not found",
+        "details": {
+            "applicationError": {
+                "code": "CONVERSATION_NOT_FOUND",
+                "description": "Conversation not found",
+                "data": {},
+            }
+        },
+    }
+
+
+def test_get_conversation_with_a_malformed_id_is_a_validation_error(api):
+    response = api.get("/inbox/v2/conversations/not-a-guid")
+
+    assert violations(response) == [("conversationId", "FORMAT")]
+
+
+# --- Send Message --------------------------------------------------------------------------------
+
+
+def test_send_form_message_answers_the_full_message(send, contact):
+    response = send(sendNotifications=True, sendAs="PARTICIPANT")
+
+    assert response.status_code == 200
+    message = response.json()["message"]
+    assert message["id"] == message["sequence"]
+    assert message["id"].isdigit()
+    assert ISO_MILLIS.fullmatch(message["createdDate"])
+    sent = form_message()
+    assert {k: v for k, v in message.items() if k not in ("id", "sequence", "createdDate")} == {
+        "content": {
+            "previewText": sent["content"]["previewText"],
+            "contentType": "FORM",
+            "form": {**sent["content"]["form"], "media": []},
+        },
+        "sender": {"contactId": contact["id"]},
+        "badges": [],
+        "targetChannels": [],
+        "sourceChannel": "UNKNOWN_CHANNEL_TYPE",
+        "appId": sandbox_setting("WIX_SANDBOX_APP_ID"),
+        "visibility": "BUSINESS",
+        "direction": "PARTICIPANT_TO_BUSINESS",
+        "targetChannelIds": [],
+        "silent": False,
+    }
+
+
+def test_send_as_caller_is_sent_by_the_app(send):
+    message = send(sendAs="CALLER").json()["message"]
+    default = send().json()["message"]
+
+    assert (
+        message["sender"] == default["sender"] == {"appId": sandbox_setting("WIX_SANDBOX_APP_ID")}
+    )
+
+
+def test_sent_form_fields_always_have_a_name_and_a_value(send):
+    response = send(form_message(fields=[{"name": "Only a name"}, {"value": "Only a value"}]))
+
+    assert response.json()["message"]["content"]["form"]["fields"] == [
+        {"name": "Only a name", "value": ""},
+        {"name": "", "value": "Only a value"},
+    ]
+
+
+def test_sent_message_echoes_channels_and_silence(send):
+    message = {
+        **form_message(),
+        "silent": True,
+        "sourceChannel": "CHAT",
+        "targetChannels": ["CHAT"],
+    }
+
+    answered = send(message).json()["message"]
+
+    assert (answered["silent"], answered["sourceChannel"], answered["targetChannels"]) == (
+        True,
+        "CHAT",
+        ["CHAT"],
+    )
+
+
+def test_messages_in_the_same_microsecond_get_increasing_sequences(send, monkeypatch):
+    instant = datetime(2025, 1, 15, 10, 20, 30, 123456, tzinfo=UTC)
+    monkeypatch.setattr(inbox.timezone, "now", lambda: instant)
+
+    first, second = send().json()["message"], send().json()["message"]
+
+    assert first["sequence"] == "1736936430123456"
+    assert second["sequence"] == "1736936430123457"
+    assert first["createdDate"] == second["createdDate"] == "2025-01-15T10:20:30.123Z"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_messages_get_distinct_sequences():
+    contact_id = create_contacts_directly("busy@example.com")[0]
+    conversation_id = inbox.get_or_create_conversation(
+        {"participantId": {"contactId": contact_id}}
+    )["conversation"]["id"]
+    payload = {"conversationId": conversation_id, "message": form_message()}
+
+    results = run_concurrently(8, lambda: inbox.send_message(payload))
+
+    assert all(isinstance(r, dict) for r in results), results
+    assert len({r["message"]["sequence"] for r in results}) == 8
+    assert SandboxMessage.objects.count() == 8
+
+
+def test_send_to_unknown_conversation_is_404(api):
+    response = api.post(
+        "/inbox/v2/messages", {"conversationId": str(uuid.uuid4()), "message": form_message()}
+    )
+
+    assert application_error(response, 404)["code"] == "CONVERSATION_NOT_FOUND"
+
+
+def long_field(index: int, name_length: int = 4, value_length: int = 4) -> list[dict]:
+    """Four fields, the one at `index` with a name and a value of the given lengths."""
+    fields = numbered_fields(4)
+    fields[index] = {"name": "n" * name_length, "value": "v" * value_length}
+    return fields
+
+
+MEDIA_ITEM = {"image": {"url": "https://static.wixstatic.com/media/picture.png"}}
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        pytest.param(form_message(fields=numbered_fields(15)), None, id="15 fields"),
+        pytest.param(
+            form_message(fields=numbered_fields(16)),
+            ("message.content.form.fields", "MAX_SIZE"),
+            id="16 fields",
+        ),
+        pytest.param(
+            form_message(fields=[]), ("message.content.form.fields", "MIN_SIZE"), id="no fields"
+        ),
+        pytest.param(
+            form_message(fields=long_field(3, name_length=8192, value_length=8192)),
+            None,
+            id="name and value of 8192",
+        ),
+        pytest.param(
+            form_message(fields=long_field(3, value_length=8193)),
+            ("message.content.form.fields[3].value", "MAX_LENGTH"),
+            id="value of 8193",
+        ),
+        pytest.param(
+            form_message(fields=long_field(0, name_length=8193)),
+            ("message.content.form.fields[0].name", "MAX_LENGTH"),
+            id="name of 8193",
+        ),
+        pytest.param(form_message(title="t" * 256), None, id="title of 256"),
+        pytest.param(
+            form_message(title="t" * 257),
+            ("message.content.form.title", "MAX_LENGTH"),
+            id="title of 257",
+        ),
+        pytest.param(
+            form_message(title=""), ("message.content.form.title", "MIN_LENGTH"), id="empty title"
+        ),
+        pytest.param(form_message(description="d" * 16384), None, id="description of 16384"),
+        pytest.param(
+            form_message(description="d" * 16385),
+            ("message.content.form.description", "MAX_LENGTH"),
+            id="description of 16385",
+        ),
+        pytest.param(
+            form_message(description=""),
+            ("message.content.form.description", "MIN_LENGTH"),
+            id="empty description",
+        ),
+        pytest.param(form_message(preview="p" * 256), None, id="previewText of 256"),
+        pytest.param(
+            form_message(preview="p" * 257),
+            ("message.content.previewText", "MAX_LENGTH"),
+            id="previewText of 257",
+        ),
+        pytest.param(form_message(media=[MEDIA_ITEM] * 15), None, id="15 media items"),
+        pytest.param(
+            form_message(media=[MEDIA_ITEM] * 16),
+            ("message.content.form.media", "MAX_SIZE"),
+            id="16 media items",
+        ),
+    ],
+)
+def test_form_limits_at_their_edges(send, message, expected):
+    response = send(message)
+
+    if expected is None:
+        assert response.status_code == 200, response.content
+    else:
+        assert violations(response) == [expected]
+        assert SandboxMessage.objects.count() == 0
+
+
+def test_form_without_description_is_valid(send):
+    message = form_message()
+    del message["content"]["form"]["description"]
+
+    response = send(message)
+
+    assert response.status_code == 200
+    assert "description" not in response.json()["message"]["content"]["form"]
+
+
+def test_every_broken_limit_is_reported_at_once(send):
+    fields = numbered_fields(16)
+    fields[3]["value"] = "v" * 8193
+
+    response = send(form_message(fields=fields, title="t" * 257, preview="p" * 257))
+
+    assert violations(response) == [
+        ("message.content.previewText", "MAX_LENGTH"),
+        ("message.content.form.title", "MAX_LENGTH"),
+        ("message.content.form.fields", "MAX_SIZE"),
+        ("message.content.form.fields[3].value", "MAX_LENGTH"),
+    ]
+    title_violation = response.json()["details"]["validationError"]["fieldViolations"][1]
+    assert title_violation == {
+        "field": "message.content.form.title",
+        "description": "must not be longer than 256",
+        "violatedRule": "MAX_LENGTH",
+        "ruleName": "MAX_LENGTH",
+        "data": {"threshold": 256},
+    }
+    assert response.json()["message"].startswith("INVALID_ARGUMENT: ")
+
+
+def message_with(content=None, **message) -> dict:
+    return {
+        "direction": "BUSINESS_TO_PARTICIPANT",
+        "visibility": "BUSINESS",
+        "content": content,
+        **message,
+    }
+
+
+@pytest.mark.parametrize(
+    ("message", "expected"),
+    [
+        pytest.param(message_with({"basic": {"items": [{"text": "Hi"}]}}), None, id="basic"),
+        pytest.param(
+            message_with({"basic": {"items": []}}),
+            ("message.content.basic.items", "MIN_SIZE"),
+            id="basic without items",
+        ),
+        pytest.param(
+            message_with({"basic": {"items": [{"text": "x" * 16384}]}}),
+            None,
+            id="basic text of 16384",
+        ),
+        pytest.param(
+            message_with({"basic": {"items": [{"text": "x" * 16385}]}}),
+            ("message.content.basic.items[0].text", "MAX_LENGTH"),
+            id="basic text of 16385",
+        ),
+        pytest.param(
+            message_with({"basic": {"items": [{"text": ""}]}}),
+            ("message.content.basic.items[0].text", "MIN_LENGTH"),
+            id="empty basic text",
+        ),
+        pytest.param(
+            message_with({"minimal": {"text": "x" * 16384}}), None, id="minimal text of 16384"
+        ),
+        pytest.param(
+            message_with({"minimal": {"text": ""}}),
+            ("message.content.minimal.text", "MIN_LENGTH"),
+            id="empty minimal text",
+        ),
+        pytest.param(
+            message_with({"minimal": {"text": "x" * 16385}}),
+            ("message.content.minimal.text", "MAX_LENGTH"),
+            id="minimal text of 16385",
+        ),
+        pytest.param(message_with({}), ("message.content", "ONE_OF_ALIGNMENT"), id="no payload"),
+        pytest.param(
+            message_with({"minimal": {"text": "a"}, "basic": {"items": [{"text": "b"}]}}),
+            ("message.content", "ONE_OF_ALIGNMENT"),
+            id="two payloads",
+        ),
+        pytest.param(
+            message_with({"system": {"text": "a"}}),
+            ("message.content.system", "FIELD_NOT_ALLOWED"),
+            id="system payload",
+        ),
+        pytest.param(message_with(None), ("message.content", "REQUIRED_FIELD"), id="no content"),
+        pytest.param(
+            message_with({"minimal": {"text": "a"}}, direction=None),
+            ("message.direction", "REQUIRED_FIELD"),
+            id="no direction",
+        ),
+        pytest.param(
+            message_with({"minimal": {"text": "a"}}, visibility="EVERYONE"),
+            ("message.visibility", "INVALID_ENUM_VALUE"),
+            id="unknown visibility",
+        ),
+    ],
+)
+def test_other_message_kinds_and_required_fields(send, message, expected):
+    response = send({k: v for k, v in message.items() if v is not None})
+
+    if expected is None:
+        assert response.status_code == 200, response.content
+        kind = next(iter(message["content"]))
+        assert response.json()["message"]["content"]["contentType"] == kind.upper()
+    else:
+        assert violations(response) == [expected]
+
+
+def test_send_without_message_or_conversation_is_a_validation_error(api):
+    response = api.post("/inbox/v2/messages", {})
+
+    assert violations(response) == [
+        ("conversationId", "REQUIRED_FIELD"),
+        ("message", "REQUIRED_FIELD"),
+    ]
+
+
+# --- List Messages -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def five_messages(send) -> list[dict]:
+    """Five messages, oldest first; the second and fourth visible to the participant too."""
+    sent = []
+    for number in range(5):
+        message = form_message(title=f"Message {number}")
+        if number in (1, 3):
+            message["visibility"] = "BUSINESS_AND_PARTICIPANT"
+        response = send(message)
+        assert response.status_code == 200, response.content
+        sent.append(response.json()["message"])
+    return sent
+
+
+def titles(messages: list[dict]) -> list[str]:
+    return [m["content"]["form"]["title"] for m in messages]
+
+
+def test_list_messages_plain_query_is_newest_first(api, conversation, five_messages):
+    response = api.get(
+        "/inbox/v2/messages", {"conversationId": conversation["id"], "visibility": "BUSINESS"}
+    )
+
+    assert response.status_code == 200
+    assert response.json() == {
+        "messages": five_messages[::-1],
+        "pagingMetadata": {
+            "count": 5,
+            "cursors": {"next": None, "prev": None},
+            "tooManyToCount": False,
+        },
+    }
+
+
+@pytest.mark.parametrize("form", ["plain", ".r"])
+def test_list_messages_pages_with_cursors(api, conversation, five_messages, form):
+    def page(payload: dict) -> dict:
+        if form == ".r":
+            params = {".r": encode_r(payload)}
+        else:
+            params = {"conversationId": payload["conversationId"], "visibility": "BUSINESS"}
+            params |= {f"paging.{k}": v for k, v in payload.get("paging", {}).items()}
+            params |= {f"sorting.{k}": v for k, v in payload.get("sorting", {}).items()}
+        response = api.get("/inbox/v2/messages", params)
+        assert response.status_code == 200, response.content
+        return response.json()
+
+    first_payload = {
+        "conversationId": conversation["id"],
+        "visibility": "BUSINESS",
+        "paging": {"limit": 2},
+        "sorting": {"fieldName": "sequence", "order": "DESC"},
+    }
+    pages = [page(first_payload)]
+    while cursor := pages[-1]["pagingMetadata"]["cursors"]["next"]:
+        pages.append(page({**first_payload, "paging": {"limit": 2, "cursor": cursor}}))
+
+    assert [titles(p["messages"]) for p in pages] == [
+        ["Message 4", "Message 3"],
+        ["Message 2", "Message 1"],
+        ["Message 0"],
+    ]
+    assert [p["pagingMetadata"]["count"] for p in pages] == [2, 2, 1]
+
+
+def test_list_messages_ascending_and_participant_visible_only(api, conversation, five_messages):
+    ascending = api.get(
+        "/inbox/v2/messages",
+        {
+            ".r": encode_r(
+                {
+                    "conversationId": conversation["id"],
+                    "visibility": "BUSINESS",
+                    "sorting": {"fieldName": "sequence", "order": "ASC"},
+                }
+            )
+        },
+    ).json()
+    shared = api.get(
+        "/inbox/v2/messages",
+        {"conversationId": conversation["id"], "visibility": "BUSINESS_AND_PARTICIPANT"},
+    ).json()
+
+    assert titles(ascending["messages"]) == [f"Message {n}" for n in range(5)]
+    assert titles(shared["messages"]) == ["Message 3", "Message 1"]
+
+
+def test_list_messages_defaults_to_30_a_page(api, conversation):
+    for _ in range(31):
+        inbox.send_message({"conversationId": conversation["id"], "message": form_message()})
+
+    first = api.get(
+        "/inbox/v2/messages", {"conversationId": conversation["id"], "visibility": "BUSINESS"}
+    ).json()
+
+    assert first["pagingMetadata"]["count"] == 30
+    assert first["pagingMetadata"]["cursors"]["next"]
+
+
+@pytest.mark.parametrize(
+    ("params", "expected"),
+    [
+        ({"visibility": "BUSINESS"}, [("conversationId", "REQUIRED_FIELD")]),
+        ({"conversationId": "{id}"}, [("visibility", "REQUIRED_FIELD")]),
+        (
+            {"conversationId": "{id}", "visibility": "BUSINESS", "paging.limit": "101"},
+            [("paging.limit", "MAX")],
+        ),
+        (
+            {"conversationId": "{id}", "visibility": "BUSINESS", "paging.cursor": "not-ours"},
+            [("paging.cursor", "FORMAT")],
+        ),
+        ({".r": "%%%"}, [(".r", "FORMAT")]),
+    ],
+)
+def test_list_messages_validation(api, conversation, params, expected):
+    params = {k: v.replace("{id}", conversation["id"]) for k, v in params.items()}
+
+    assert violations(api.get("/inbox/v2/messages", params)) == expected
+
+
+def test_list_messages_accepts_the_largest_page(api, conversation, five_messages):
+    response = api.get(
+        "/inbox/v2/messages",
+        {"conversationId": conversation["id"], "visibility": "BUSINESS", "paging.limit": "100"},
+    )
+
+    assert response.json()["pagingMetadata"]["count"] == 5
+
+
+def test_list_messages_of_unknown_conversation_is_404(api):
+    response = api.get(
+        "/inbox/v2/messages", {"conversationId": str(uuid.uuid4()), "visibility": "BUSINESS"}
+    )
+
+    assert application_error(response, 404)["code"] == "CONVERSATION_NOT_FOUND"
+
+
+# --- Auth ----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"wix-site-id": django_settings.WIX_SANDBOX_SITE_ID}, id="missing key"),
+        pytest.param(
+            {"Authorization": "IST.wrong", "wix-site-id": django_settings.WIX_SANDBOX_SITE_ID},
+            id="wrong key",
+        ),
+        pytest.param(
+            {
+                "Authorization": f"Bearer {django_settings.WIX_SANDBOX_API_KEY}",
+                "wix-site-id": django_settings.WIX_SANDBOX_SITE_ID,
+            },
+            id="Bearer prefix",
+        ),
+    ],
+)
+def test_calls_without_the_raw_api_key_are_401(client, db, headers):
+    response = Api(client, headers).get(f"/inbox/v2/conversations/{uuid.uuid4()}")
+
+    assert response.status_code == 401
+    body = response.json()
+    assert body["message"] == "unauthorized"
+    assert body["details"]["applicationError"]["code"] == "UNAUTHENTICATED"
+    assert django_settings.WIX_SANDBOX_API_KEY not in response.content.decode()
+    assert response["x-wix-request-id"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        pytest.param({"wix-site-id": str(uuid.uuid4())}, id="wrong site id"),
+        pytest.param({"wix-site-id": ""}, id="no site id"),
+        pytest.param({"wix-account-id": str(uuid.uuid4())}, id="both site and account id"),
+    ],
+)
+def test_api_key_for_another_site_is_403(api, headers):
+    response = api.get(f"/inbox/v2/conversations/{uuid.uuid4()}", **headers)
+
+    assert application_error(response, 403)["code"] == "PERMISSION_DENIED"
+    assert response.json()["message"] == "Permission denied"
+
+
+def test_rejected_calls_change_nothing(client, db):
+    response = Api(client, {"Authorization": "IST.wrong"}).post(
+        "/contacts/v4/contacts", {"info": contact_info()}
+    )
+
+    assert response.status_code == 401
+    assert SandboxContact.objects.count() == 0
+
+
+# --- Call log, request ids, malformed requests ---------------------------------------------------
+
+
+def test_every_api_call_is_recorded_with_what_was_sent_and_answered(api, client):
+    unknown_id = str(uuid.uuid4())
+    created = api.post("/contacts/v4/contacts", {"info": contact_info()})
+    missing = api.get(f"/inbox/v2/conversations/{unknown_id}", **{"x-wix-consistent": "T1"})
+    rejected = Api(client, {"Authorization": "IST.wrong"}).get("/inbox/v2/messages", {"a": "1"})
+    client.get(MOUNT + "/")  # the inbox page is not an API call
+
+    calls = list(ApiCall.objects.order_by("pk"))
+    assert [(c.method, c.path, c.endpoint, c.status) for c in calls] == [
+        ("POST", "/contacts/v4/contacts", "contacts.create", 200),
+        ("GET", f"/inbox/v2/conversations/{unknown_id}", "conversations.get", 404),
+        ("GET", "/inbox/v2/messages", "messages.list", 401),
+    ]
+    assert calls[0].headers == {
+        "authorization": django_settings.WIX_SANDBOX_API_KEY,
+        "wix-site-id": django_settings.WIX_SANDBOX_SITE_ID,
+        "content-type": "application/json",
+    }
+    assert json.loads(calls[0].body) == {"info": contact_info()}
+    assert calls[1].headers["x-wix-consistent"] == "T1"
+    assert "content-type" not in calls[1].headers
+    assert calls[2].query_string == "a=1"
+    assert calls[2].headers == {"authorization": "IST.wrong"}
+    assert [c.request_id for c in calls] == [
+        r["x-wix-request-id"] for r in (created, missing, rejected)
+    ]
+    assert len({c.request_id for c in calls}) == 3
+
+
+def test_unknown_paths_and_methods_are_recorded_too(api, client):
+    unknown = api.post("/crm/inbox/v2/conversations", {"participantId": {}})
+    wrong_method = api.get("/contacts/v4/contacts")
+
+    assert unknown.status_code == 404 and unknown["x-wix-request-id"]
+    assert wrong_method.status_code == 405 and wrong_method["Allow"] == "POST"
+    assert list(ApiCall.objects.order_by("pk").values_list("path", "endpoint", "status")) == [
+        ("/crm/inbox/v2/conversations", "", 404),
+        ("/contacts/v4/contacts", "", 405),
+    ]
+
+
+@pytest.mark.parametrize("body", ["{not json", "[1, 2]", b"\xff\xfe"])
+def test_malformed_json_is_400(api, body):
+    response = api.post("/inbox/v2/conversations", body)
+
+    assert application_error(response, 400)["code"] == "INVALID_ARGUMENT"
+    assert ApiCall.objects.get().status == 400
+
+
+# --- Inbox page ----------------------------------------------------------------------------------
+
+
+def test_inbox_page_is_hidden_from_visitors_outside_debug(client, db, settings):
+    settings.DEBUG = False
+
+    assert client.get(MOUNT + "/").status_code == 404
+
+
+def test_inbox_page_renders_form_messages_escaped(admin_client, send, settings):
+    settings.DEBUG = False
+    fields = [
+        {"name": "Name", "value": "Jane Doe"},
+        {"name": "Message", "value": "<script>alert('x')</script>"},
+    ]
+    message = send(form_message(fields=fields, title="Quote request")).json()["message"]
+
+    response = admin_client.get(MOUNT + "/")
+
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert "<script>alert" not in page
+    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
+    for text in (
+        "Quote request",
+        "Submitted via example.com",
+        "<dt>Name</dt><dd>Jane Doe</dd>",
+        "New form submission from Jane Doe",
+        message["sequence"],
+        message["createdDate"],
+        "jane@example.com",
+    ):
+        assert text in page
+    assert ApiCall.objects.filter(path="/").count() == 0
+
+
+def test_inbox_page_shows_one_conversation_on_request(client, api, settings):
+    settings.DEBUG = True
+    ids = []
+    for email in ("one@example.com", "two@example.com"):
+        contact_id = api.post("/contacts/v4/contacts", {"info": contact_info(email=email)}).json()[
+            "contact"
+        ]["id"]
+        conversation = api.post(
+            "/inbox/v2/conversations", {"participantId": {"contactId": contact_id}}
+        )
+        ids.append(conversation.json()["conversation"]["id"])
+
+    everything = client.get(MOUNT + "/").content.decode()
+    one = client.get(MOUNT + "/", {"conversation": ids[0]}).content.decode()
+
+    assert ids[0] in everything and ids[1] in everything
+    assert ids[0] in one and ids[1] not in one
+    assert (
+        "No conversation with id" in client.get(MOUNT + "/", {"conversation": "x"}).content.decode()
+    )
+
+
+# --- Fault injection -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("fault", "status"),
+    [("error_500", 500), ("error_503", 503), ("down", 503)],
+)
+def test_server_error_faults(api, conversation, fault, status):
+    faults.save_rules({"messages.list": {fault: 1}})
+
+    response = api.get(
+        "/inbox/v2/messages", {"conversationId": conversation["id"], "visibility": "BUSINESS"}
+    )
+
+    assert response.status_code == status
+    assert response.json() == {"message": "", "details": {}}
+    assert response["x-wix-request-id"]
+    call = ApiCall.objects.get(endpoint="messages.list")
+    assert (call.status, call.fault) == (status, fault)
+
+
+def test_rate_limit_faults_with_and_without_retry_after(api, conversation):
+    faults.save_rules({"conversations.get": {"rate_limit_429": 1, "retry_after": 7}})
+    path = f"/inbox/v2/conversations/{conversation['id']}"
+
+    limited = api.get(path)
+    faults.save_rules({"conversations.get": {"rate_limit_429_no_retry_after": 1}})
+    limited_without_hint = api.get(path)
+
+    assert (limited.status_code, limited["Retry-After"]) == (429, "7")
+    assert application_error(limited, 429)["code"] == "RESOURCE_EXHAUSTED"
+    assert limited_without_hint.status_code == 429
+    assert "Retry-After" not in limited_without_hint
+
+
+def test_faults_for_all_endpoints_merge_with_an_endpoints_own(api, conversation, sleeps):
+    faults.save_rules(
+        {"*": {"error_500": 1, "latency_ms": 250}, "conversations.get": {"error_500": 0}}
+    )
+
+    failing = api.get(
+        "/inbox/v2/messages", {"conversationId": conversation["id"], "visibility": "BUSINESS"}
+    )
+    working = api.get(f"/inbox/v2/conversations/{conversation['id']}")
+
+    assert (failing.status_code, working.status_code) == (500, 200)
+    assert sleeps == [0.25, 0.25]
+
+
+def test_latency_delays_but_answers(api, conversation, sleeps):
+    faults.save_rules({"conversations.get": {"latency_ms": 300}})
+
+    response = api.get(f"/inbox/v2/conversations/{conversation['id']}")
+
+    assert response.status_code == 200
+    assert sleeps == [0.3]
+
+
+def test_hang_holds_the_request_then_answers_504(api, conversation, sleeps, settings):
+    settings.WIX_SANDBOX_HANG_SECONDS = 45
+    faults.save_rules({"conversations.get": {"hang": 1}})
+
+    response = api.get(f"/inbox/v2/conversations/{conversation['id']}")
+
+    assert response.status_code == 504
+    assert sleeps == [45]
+    assert ApiCall.objects.get(endpoint="conversations.get").fault == "hang"
+
+
+def test_store_then_fail_stores_the_message_and_answers_500(api, conversation, send):
+    faults.save_rules({"messages.send": {"store_then_fail": 1}})
+
+    response = send()
+    listed = api.get(
+        "/inbox/v2/messages", {"conversationId": conversation["id"], "visibility": "BUSINESS"}
+    )
+
+    assert response.status_code == 500
+    assert SandboxMessage.objects.count() == 1
+    assert listed.json()["pagingMetadata"]["count"] == 1
+
+
+def test_reset_through_the_test_client_raises_and_is_recorded(api, conversation):
+    faults.save_rules({"conversations.get": {"reset": 1}})
+
+    with pytest.raises(ConnectionResetError):
+        api.get(f"/inbox/v2/conversations/{conversation['id']}")
+
+    call = ApiCall.objects.get(endpoint="conversations.get")
+    assert (call.status, call.fault) == (None, "reset")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_reset_closes_a_real_connection_without_an_answer(live_server):
+    faults.save_rules({"conversations.get": {"reset": 1}})
+    url = f"{live_server.url}{MOUNT}/inbox/v2/conversations/{uuid.uuid4()}"
+
+    with pytest.raises(requests.ConnectionError):
+        requests.get(url, headers=auth_headers(), timeout=10)
+    faults.clear_rules()
+    after = requests.get(url, headers=auth_headers(), timeout=10)
+
+    assert after.status_code == 404  # the server still serves
+    assert list(ApiCall.objects.order_by("pk").values_list("status", "fault")) == [
+        (None, "reset"),
+        (404, ""),
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_live_server_records_content_type_only_when_sent(live_server):
+    base = f"{live_server.url}{MOUNT}"
+
+    requests.get(
+        f"{base}/inbox/v2/conversations/{uuid.uuid4()}", headers=auth_headers(), timeout=10
+    )
+    requests.post(
+        f"{base}/contacts/v4/contacts",
+        json={"info": contact_info()},
+        headers=auth_headers(),
+        timeout=10,
+    )
+
+    get_call, post_call = ApiCall.objects.order_by("pk")
+    assert "content-type" not in get_call.headers
+    assert post_call.headers["content-type"] == "application/json"
+
+
+def test_fault_rates_follow_the_seeded_draws(db, monkeypatch):
+    faults.save_rules({"messages.send": {"error_500": 0.25, "rate_limit_429": 0.25}})
+    monkeypatch.setattr(faults, "fault_random", faults.random.Random(1234))
+
+    drawn = [faults.plan_for("messages.send").fault for _ in range(2000)]
+
+    assert 400 < drawn.count("error_500") < 600
+    assert 400 < drawn.count("rate_limit_429") < 600
+    assert 900 < drawn.count("") < 1100
+    assert faults.plan_for("messages.list") == faults.NO_FAULT
+
+
+def test_runtime_rules_override_the_environment(api, conversation, monkeypatch):
+    monkeypatch.setenv(faults.ENV_VAR, json.dumps({"conversations.get": {"error_503": 1}}))
+    path = f"/inbox/v2/conversations/{conversation['id']}"
+
+    from_environment = api.get(path).status_code
+    faults.save_rules({})
+    overridden = api.get(path).status_code
+    faults.clear_rules()
+    environment_again = api.get(path).status_code
+
+    assert (from_environment, overridden, environment_again) == (503, 200, 503)
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        {"messages.sned": {"error_500": 0.1}},
+        {"*": {"error_500": 1.5}},
+        {"*": {"error_501": 0.1}},
+        {"*": {"latency_ms": -1}},
+        {"*": 0.1},
+        [],
+    ],
+)
+def test_invalid_fault_rules_are_refused(db, rules):
+    with pytest.raises(faults.FaultRulesError):
+        faults.save_rules(rules)
+
+
+def test_bad_fault_rules_in_the_environment_fail_the_system_check(monkeypatch):
+    monkeypatch.setenv(faults.ENV_VAR, '{"*": {"error_500": 2}}')
+
+    [error] = checks.fault_rules_from_environment(None)
+
+    assert error.id == "wix_sandbox.E001"
+
+
+def test_faults_command_sets_shows_and_clears(db, capsys):
+    call_command("wix_sandbox_faults", "set", '{"messages.send": {"error_500": 0.5}}')
+    call_command("wix_sandbox_faults", "show")
+    call_command("wix_sandbox_faults", "clear")
+
+    assert FaultConfig.objects.count() == 0
+    shown = capsys.readouterr().out
+    assert '"source": "database"' in shown and '"error_500": 0.5' in shown
+    with pytest.raises(CommandError):
+        call_command("wix_sandbox_faults", "set", '{"*": {"error_500": 2}}')
+
+
+def test_faults_endpoint_is_for_staff_only(client, db, django_user_model):
+    anonymous = client.post(MOUNT + "/_faults", {"*": {"down": 1}}, content_type="application/json")
+    client.force_login(django_user_model.objects.create_user("visitor", password="x" * 12))
+    not_staff = client.get(MOUNT + "/_faults")
+
+    assert (anonymous.status_code, not_staff.status_code) == (403, 403)
+    assert FaultConfig.objects.count() == 0
+
+
+def test_faults_endpoint_shows_sets_and_clears_for_staff(admin_client):
+    set_response = admin_client.post(
+        MOUNT + "/_faults", {"messages.send": {"down": True}}, content_type="application/json"
+    )
+    shown = admin_client.get(MOUNT + "/_faults")
+    invalid = admin_client.post(
+        MOUNT + "/_faults", {"nowhere": {"down": 1}}, content_type="application/json"
+    )
+    cleared = admin_client.delete(MOUNT + "/_faults")
+
+    assert set_response.status_code == 200
+    assert shown.json() == {"source": "database", "rules": {"messages.send": {"down": 1.0}}}
+    assert invalid.status_code == 400 and "nowhere" in invalid.json()["error"]
+    assert cleared.json() == {"source": "none", "rules": {}}
+
+
+# --- OAuth client credentials --------------------------------------------------------------------
+
+
+def token_request(**overrides) -> dict:
+    return {
+        "grant_type": "client_credentials",
+        "client_id": sandbox_setting("WIX_SANDBOX_APP_ID"),
+        "client_secret": sandbox_setting("WIX_SANDBOX_APP_SECRET"),
+        "instance_id": sandbox_setting("WIX_SANDBOX_INSTANCE_ID"),
+        **overrides,
+    }
+
+
+@pytest.fixture
+def token_client(client, db):
+    """Calls without credentials, as the SDK's token request does."""
+    return Api(client, {})
+
+
+def test_client_credentials_token_authorises_api_calls(token_client, client, contact, settings):
+    settings.WIX_SANDBOX_TOKEN_TTL = 600
+
+    response = token_client.post("/oauth2/token", token_request())
+    token = response.json()["access_token"]
+    with_token = Api(client, {"Authorization": token}).get(f"/contacts/v4/contacts/{contact['id']}")
+
+    assert response.status_code == 200
+    assert response.json() == {"access_token": token, "token_type": "Bearer", "expires_in": 600}
+    assert response["x-wix-request-id"]
+    assert with_token.status_code == 200
+    stored = SandboxAccessToken.objects.get()
+    assert stored.token_digest == hashlib.sha256(token.encode()).hexdigest()
+    assert timedelta(seconds=590) < stored.expires_at - timezone.now() <= timedelta(seconds=600)
+    assert ApiCall.objects.filter(endpoint="oauth2.token", status=200).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("overrides", "status", "error"),
+    [
+        ({"client_secret": "wrong"}, 401, "invalid_client"),
+        ({"client_id": str(uuid.uuid4())}, 401, "invalid_client"),
+        ({"instance_id": str(uuid.uuid4())}, 400, "invalid_grant"),
+        ({"grant_type": "password"}, 400, "unsupported_grant_type"),
+        ({"client_secret": ""}, 400, "invalid_request"),
+    ],
+)
+def test_token_request_errors_are_oauth_shaped(token_client, overrides, status, error):
+    response = token_client.post("/oauth2/token", token_request(**overrides))
+
+    assert response.status_code == status
+    assert response.json()["error"] == error
+    assert SandboxAccessToken.objects.count() == 0
+
+
+def test_expired_or_prefixed_tokens_are_401(token_client, client, conversation):
+    token = token_client.post("/oauth2/token", token_request()).json()["access_token"]
+    path = f"/inbox/v2/conversations/{conversation['id']}"
+
+    with_bearer = Api(client, {"Authorization": f"Bearer {token}"}).get(path)
+    SandboxAccessToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    expired = Api(client, {"Authorization": token}).get(path)
+
+    assert application_error(with_bearer, 401)["code"] == "UNAUTHENTICATED"
+    assert application_error(expired, 401)["description"] == "The access token has expired"
+
+
+def test_token_with_another_sites_id_is_403(token_client, client, conversation):
+    token = token_client.post("/oauth2/token", token_request()).json()["access_token"]
+
+    response = Api(client, {"Authorization": token, "wix-site-id": str(uuid.uuid4())}).get(
+        f"/inbox/v2/conversations/{conversation['id']}"
+    )
+
+    assert application_error(response, 403)["code"] == "PERMISSION_DENIED"
