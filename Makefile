@@ -4,6 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := conformance/node_modules/.installed
+# Browser tests drive Debian's Chromium (never a downloaded browser build).
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint format setup migrate demo-admin lock clean
 
@@ -16,6 +18,10 @@ $(INSTALLED): requirements.txt requirements-dev.txt
 $(NODE_INSTALLED): conformance/package.json conformance/package-lock.json
 	cd conformance && npm ci --no-audit --no-fund --loglevel=error
 	touch $@
+
+$(CHROMIUM):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
+	test -x $(CHROMIUM)
 
 setup: $(INSTALLED)
 
@@ -36,7 +42,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint $(NODE_INSTALLED)
+test: lint $(NODE_INSTALLED) $(CHROMIUM)
 	$(BIN)/pytest
 
 lock: setup
