@@ -526,6 +526,7 @@ def test_concurrent_get_or_create_makes_one_conversation():
             [("participantId", "ONE_OF_ALIGNMENT")],
         ),
         ({"contactId": "not-a-guid"}, [("participantId.contactId", "FORMAT")]),
+        ({"memberId": ""}, [("participantId.memberId", "FORMAT")]),
     ],
 )
 def test_get_or_create_needs_exactly_one_participant_id(api, participant, expected):
@@ -1104,7 +1105,8 @@ def test_every_api_call_is_recorded_with_what_was_sent_and_answered(api, client)
     assert calls[1].headers["x-wix-consistent"] == "T1"
     assert "content-type" not in calls[1].headers
     assert calls[2].query_string == "a=1"
-    assert calls[2].headers == {"authorization": "IST.wrong"}
+    wrong_key_fingerprint = "sha256:" + hashlib.sha256(b"IST.wrong").hexdigest()[:16]
+    assert calls[2].headers == {"authorization": wrong_key_fingerprint}
     assert [c.request_id for c in calls] == [
         r["x-wix-request-id"] for r in (created, missing, rejected)
     ]
@@ -1477,3 +1479,33 @@ def test_token_with_another_sites_id_is_403(token_client, client, conversation):
     )
 
     assert application_error(response, 403)["code"] == "PERMISSION_DENIED"
+
+
+def test_the_call_log_never_keeps_an_app_secret(client, db):
+    client.post(
+        MOUNT + "/oauth2/token",
+        data=json.dumps({"grant_type": "client_credentials", "client_secret": "top-secret"}),
+        content_type="application/json",
+    )
+
+    assert "top-secret" not in ApiCall.objects.get().body
+
+
+def test_lengths_are_counted_in_utf16_units_like_wix(api, conversation):
+    fields = [{"name": "Message", "value": "😀" * 4097}]  # 4,097 characters, 8,194 units
+
+    response = api.post(
+        "/inbox/v2/messages",
+        {
+            "conversationId": conversation["id"],
+            "message": {
+                "direction": "PARTICIPANT_TO_BUSINESS",
+                "visibility": "BUSINESS",
+                "content": {"form": {"title": "T", "fields": fields}},
+            },
+        },
+    )
+
+    assert response.status_code == 400
+    violation = response.json()["details"]["validationError"]["fieldViolations"][0]
+    assert violation["field"] == "message.content.form.fields[0].value"

@@ -1,0 +1,175 @@
+"""What Wix's API gateway does around every endpoint.
+
+For each request: a fresh x-wix-request-id, fault injection, authentication, the payload (the JSON
+body, or the query string of a GET, with path parameters merged in as the SDK does), the endpoint's
+handler, Wix's error shapes, and one ApiCall row recording what was received and answered.
+"""
+
+import hashlib
+import json
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig
+from django.http import HttpResponse, JsonResponse
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+
+from . import errors, faults
+from .auth import authenticate
+from .errors import ApiError
+from .models import ApiCall
+from .wire import new_request_id, query_payload
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "x-wix-request-id"
+RECORDED_HEADERS = (
+    "authorization",
+    "wix-site-id",
+    "wix-account-id",
+    "content-type",
+    "x-wix-consistent",
+)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    name: str  # as in fault rules, e.g. "messages.send"
+    handler: Callable[[dict], dict]  # payload → 200 body; raises ApiError
+    authenticated: bool = True
+
+    def __post_init__(self):
+        if self.name not in faults.ENDPOINTS:
+            raise ValueError(f"{self.name!r} is not in faults.ENDPOINTS")
+
+
+def api_view(**endpoints_by_method: Endpoint):
+    """The view of one API path, each HTTP method served by its Endpoint.
+
+    Without any endpoint it answers 404 (and still records the call): a catch-all for paths
+    the sandbox does not serve, such as the SDK's /crm/inbox/... fallback mapping.
+    """
+
+    @csrf_exempt
+    def view(request, **path_params):
+        endpoint = endpoints_by_method.get(request.method)
+        request_id = new_request_id()
+        plan = faults.plan_for(endpoint.name) if endpoint else faults.NO_FAULT
+        faults.add_latency(plan)
+        if plan.fault == "reset":
+            _record(request, request_id, endpoint, plan, status=None)
+            # The server may still log the unsent placeholder response as a 500.
+            logger.info("wix_sandbox: fault reset: dropping %s %s", request.method, request.path)
+            return faults.drop_connection(request)
+        response = _respond(request, endpoint, list(endpoints_by_method), path_params, plan)
+        response[REQUEST_ID_HEADER] = request_id
+        _record(request, request_id, endpoint, plan, status=response.status_code)
+        return response
+
+    return view
+
+
+def _respond(request, endpoint, allowed_methods, path_params, plan) -> HttpResponse:
+    try:
+        if endpoint is None:
+            if allowed_methods:
+                raise errors.method_not_allowed(allowed_methods)
+            raise errors.route_not_found()
+        faults.fail_before_handling(plan)
+        if endpoint.authenticated:
+            authenticate(request)
+        body = endpoint.handler({**_payload(request), **path_params})
+        if plan.fault == "store_then_fail":
+            raise errors.system_error(500)
+        return JsonResponse(body)
+    except ApiError as error:
+        return error.as_response()
+    except Exception:
+        # An emulator bug: answer like a Wix 500 and keep the traceback in the log.
+        logger.exception("wix_sandbox: %s %s failed", request.method, request.path)
+        return errors.system_error(500).as_response()
+
+
+def _payload(request) -> dict:
+    if request.method == "GET":
+        return query_payload(request.GET)
+    raw = _raw_body(request)
+    if raw is None:
+        raise ApiError(413, {"message": "Request Entity Too Large", "details": {}})
+    if not raw:
+        return {}
+    try:
+        payload = json.loads(raw)
+    except ValueError:
+        raise errors.bad_request("The request body is not valid JSON") from None
+    if not isinstance(payload, dict):
+        raise errors.bad_request("The request body must be a JSON object")
+    return payload
+
+
+def _raw_body(request) -> bytes | None:
+    """The body, or None when it is over DATA_UPLOAD_MAX_MEMORY_SIZE."""
+    try:
+        return request.body
+    except RequestDataTooBig:
+        return None
+
+
+def _record(request, request_id: str, endpoint, plan, status: int | None) -> None:
+    raw = _raw_body(request)
+    ApiCall.objects.create(
+        request_id=request_id,
+        endpoint=endpoint.name if endpoint else "",
+        method=request.method,
+        path=_path_in_sandbox(request),
+        query_string=request.META.get("QUERY_STRING", ""),
+        headers=_recorded_headers(request),
+        body="" if raw is None else _without_secrets(raw.decode("utf-8", errors="replace")),
+        status=status,
+        fault=plan.fault,
+    )
+
+
+def _path_in_sandbox(request) -> str:
+    """The path relative to where the sandbox is mounted: "/inbox/v2/messages"."""
+    mount = reverse("wix_sandbox:inbox").rstrip("/")
+    return request.path.removeprefix(mount)
+
+
+def _recorded_headers(request) -> dict:
+    headers = {
+        name: request.headers[name] for name in RECORDED_HEADERS if request.headers.get(name)
+    }
+    if "authorization" in headers:
+        headers["authorization"] = _shown_credential(headers["authorization"])
+    # wsgiref (runserver, the test live server) sets CONTENT_TYPE to text/plain when the request
+    # has no Content-Type, so there that value cannot be told from an absent header.
+    server = request.META.get("SERVER_SOFTWARE", "")
+    if server.startswith("WSGIServer/") and headers.get("content-type") == "text/plain":
+        del headers["content-type"]
+    return headers
+
+
+def _shown_credential(value: str) -> str:
+    """The sandbox's own API key is kept as sent; anything else (a real key pointed here by
+    mistake, an access token) is recorded only as a fingerprint, enough to compare two calls."""
+    if value == settings.WIX_SANDBOX_API_KEY:
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()[:16]
+
+
+def _without_secrets(body: str) -> str:
+    """Token requests carry the app secret: never store it."""
+    if "client_secret" not in body:
+        return body
+    try:
+        payload = json.loads(body)
+    except ValueError:
+        payload = None
+    if isinstance(payload, dict) and "client_secret" in payload:
+        payload["client_secret"] = "[removed]"  # noqa: S105 (a placeholder, not a secret)
+        return json.dumps(payload)
+    return "[withheld: the body mentions client_secret]"
