@@ -145,6 +145,11 @@ CELERY_BEAT_SCHEDULE = {
 # The local sandbox's own credentials. They guard a local emulator, not a real site.
 WIX_SANDBOX_API_KEY = env("WIX_SANDBOX_API_KEY", default="IST.sandbox-api-key")
 WIX_SANDBOX_SITE_ID = env("WIX_SANDBOX_SITE_ID", default="5a9d1b7e-0c1d-4c39-9f57-0a7d5e3b2c11")
+WIX_SANDBOX_APP_ID = env("WIX_SANDBOX_APP_ID", default="0f3c8a52-7d4e-4b1a-9c6f-2e8d5a1b3c47")
+WIX_SANDBOX_APP_SECRET = env("WIX_SANDBOX_APP_SECRET", default="sandbox-app-secret")
+WIX_SANDBOX_INSTANCE_ID = env(
+    "WIX_SANDBOX_INSTANCE_ID", default="d2b6f1e4-3a8c-4e5f-8b7d-9c0a1e2f3b4d"
+)
 
 WIX_API_KEY = env("WIX_API_KEY", default="")
 WIX_SITE_ID = env("WIX_SITE_ID", default="")

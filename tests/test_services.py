@@ -345,3 +345,110 @@ def test_relay_command_drains_every_due_batch(make_submission, settings, capsys)
 
     assert "Enqueued 5 due submission(s)." in capsys.readouterr().out
     assert not Submission.objects.filter(enqueued_at__isnull=True).exists()
+
+
+# --- Each failure class, injected by the sandbox ------------------------------------------------
+
+
+@pytest.fixture
+def sandbox_faults(sandbox_url):
+    """Set the sandbox's fault rules for this test (always, rate 1, unless a rate is given)."""
+    from wix_sandbox import faults
+
+    yield faults.save_rules
+    faults.clear_rules()
+
+
+def make_due(submission):
+    Submission.objects.filter(pk=submission.pk).update(next_attempt_at=timezone.now())
+
+
+def test_rate_limit_waits_at_least_retry_after(make_submission, sandbox_faults):
+    sandbox_faults({"contacts.query": {"rate_limit_429": 1, "retry_after": 45}})
+
+    retrying = services.deliver(make_submission().pk)
+
+    assert retrying.status == Status.RETRYING
+    assert retrying.next_attempt_at >= timezone.now() + timedelta(seconds=44)
+    attempt = retrying.attempts.get()
+    assert (attempt.outcome, attempt.http_status) == (Outcome.TRANSIENT, 429)
+
+
+def test_wix_5xx_on_a_lookup_is_retried(make_submission, sandbox_faults):
+    sandbox_faults({"conversations.get_or_create": {"error_503": 1}})
+
+    retrying = services.deliver(make_submission().pk)
+
+    assert retrying.status == Status.RETRYING
+    assert retrying.needs_reconciliation is False
+    assert retrying.attempts.get().http_status == 503
+
+
+@pytest.mark.parametrize("fault", ["error_500", "reset"])
+def test_an_uncertain_send_is_checked_before_sending_again(make_submission, sandbox_faults, fault):
+    sandbox_faults({"messages.send": {fault: 1}})
+    submission = make_submission()
+
+    uncertain = services.deliver(submission.pk)
+
+    assert uncertain.status == Status.RETRYING
+    assert uncertain.needs_reconciliation is True
+    assert uncertain.attempts.get().outcome == Outcome.AMBIGUOUS
+    sandbox_faults({})
+    make_due(submission)
+    delivered = services.deliver(submission.pk)
+    assert delivered.status == Status.SENT
+    assert delivered.attempts.first().outcome == Outcome.SENT
+    assert SandboxMessage.objects.count() == 1
+
+
+def test_a_send_that_reached_wix_is_never_posted_twice(make_submission, sandbox_faults):
+    sandbox_faults({"messages.send": {"store_then_fail": 1}})
+    submission = make_submission()
+    services.deliver(submission.pk)
+    assert SandboxMessage.objects.count() == 1, "Wix kept the message but answered 500"
+
+    sandbox_faults({})
+    make_due(submission)
+    delivered = services.deliver(submission.pk)
+
+    assert delivered.status == Status.SENT
+    assert delivered.attempts.first().outcome == Outcome.RECONCILED
+    assert delivered.wix_message_id == SandboxMessage.objects.get().data["id"]
+    assert not ApiCall.objects.filter(path="/inbox/v2/messages", method="POST", status=200)
+
+
+def test_a_send_that_hangs_past_the_timeout_is_uncertain(make_submission, sandbox_faults, settings):
+    settings.WIX_READ_TIMEOUT = 0.5
+    sandbox_faults({"messages.send": {"hang": 1, "hang_seconds": 2}})
+
+    uncertain = services.deliver(make_submission().pk)
+
+    assert uncertain.status == Status.RETRYING
+    assert uncertain.needs_reconciliation is True
+    assert "did not answer in time" in uncertain.last_error
+
+
+def test_wix_down_is_transient(make_submission, sandbox_faults):
+    sandbox_faults({"*": {"down": 1}})
+
+    retrying = services.deliver(make_submission().pk)
+
+    assert retrying.status == Status.RETRYING
+    assert retrying.attempts.get().outcome == Outcome.TRANSIENT
+
+
+def test_oauth_app_credentials_deliver_with_one_token(
+    sandbox_url, make_submission, settings, transactional_db
+):
+    settings.WIX_APP_ID = settings.WIX_SANDBOX_APP_ID
+    settings.WIX_APP_SECRET = settings.WIX_SANDBOX_APP_SECRET
+    settings.WIX_APP_INSTANCE_ID = settings.WIX_SANDBOX_INSTANCE_ID
+
+    first = services.deliver(make_submission().pk)
+    second = services.deliver(make_submission().pk)
+
+    assert (first.status, second.status) == (Status.SENT, Status.SENT)
+    assert ApiCall.objects.filter(path="/oauth2/token").count() == 1
+    send = ApiCall.objects.filter(path="/inbox/v2/messages").first()
+    assert "wix-site-id" not in send.headers
