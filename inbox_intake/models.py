@@ -123,3 +123,14 @@ class WixMemberLink(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} → {self.member_id}"
+
+
+class WixRateWindow(models.Model):
+    """How many Wix API calls were made in one short time window, counted across every worker
+    process, so that together they stay under Wix's rate limit."""
+
+    window = models.BigIntegerField(unique=True, help_text="Window number: epoch seconds // size.")
+    calls = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"window {self.window}: {self.calls} call(s)"

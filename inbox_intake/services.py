@@ -5,21 +5,29 @@ logic of its own. The database is the outbox: every state change is a conditiona
 workers (or a duplicated task message) can never deliver the same submission twice.
 """
 
+import csv
+import json
 import logging
 import random
-from collections import Counter
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import timedelta
+from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Case, Count, F, Q, Value, When
+from django.db.models.functions import TruncDate
+from django.urls import reverse
 from django.utils import timezone
 
 from .forms import INTAKE_FORMS
 from .messages import FormMessage, MessageTooLarge, build_form_message
 from .models import DeliveryAttempt, Submission, WixParticipant
+from .throttle import DatabaseRateLimiter
 from .wix import (
     ApiKeyAuth,
     OAuthAppAuth,
@@ -51,10 +59,12 @@ def accept_submission(
     client_ip: str | None = None,
     user_agent: str = "",
     user=None,
+    spam: bool = False,
 ) -> Submission:
     """Save a valid submission and schedule its delivery in the same transaction.
 
     The visitor never waits on Wix: the task is published only after the row is committed.
+    Spam (a bot filled the honeypot) is kept as SPAM for staff to see, and never scheduled.
     """
     from .tasks import deliver_submission
 
@@ -70,9 +80,11 @@ def accept_submission(
             wix_anonymous_visitor_id=visitor_id,
             client_ip=client_ip,
             user_agent=user_agent[:1000],
-            enqueued_at=timezone.now(),
+            status=Status.SPAM if spam else Status.QUEUED,
+            enqueued_at=None if spam else timezone.now(),
         )
-        deliver_submission.delay_on_commit(submission.pk)
+        if not spam:
+            deliver_submission.delay_on_commit(submission.pk)
     return submission
 
 
@@ -111,16 +123,20 @@ def get_wix_client() -> WixClient:
         settings.WIX_APP_SECRET,
         settings.WIX_APP_INSTANCE_ID,
         (settings.WIX_CONNECT_TIMEOUT, settings.WIX_READ_TIMEOUT),
+        settings.INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE,
     )
 
 
 @lru_cache(maxsize=4)
-def _wix_client(base_url, api_key, site_id, account_id, app_id, app_secret, instance_id, timeout):
+def _wix_client(
+    base_url, api_key, site_id, account_id, app_id, app_secret, instance_id, timeout, per_minute
+):
     if app_id:
         auth = OAuthAppAuth(app_id, app_secret, instance_id)
     else:
         auth = ApiKeyAuth(api_key, site_id=site_id, account_id="" if site_id else account_id)
-    return WixClient(base_url=base_url, auth=auth, timeout=timeout)
+    throttle = DatabaseRateLimiter(per_minute) if per_minute else None
+    return WixClient(base_url=base_url, auth=auth, timeout=timeout, throttle=throttle)
 
 
 def deliver(submission_id: int) -> Submission | None:
@@ -402,14 +418,18 @@ SKIP_REASONS = {
 }
 
 
+#: States staff can send again, and states they can stop (the admin offers its buttons for these).
+RETRYABLE_STATUSES = (Status.FAILED, Status.RETRYING)
+DISCARDABLE_STATUSES = (Status.QUEUED, Status.RETRYING, Status.FAILED)
+
+
 def retry_submissions(queryset) -> BulkResult:
     """Put FAILED and RETRYING submissions back in the queue, in one UPDATE.
 
     The relay then enqueues them in batches; it is nudged at once so a small retry is immediate.
     """
-    retryable = (Status.FAILED, Status.RETRYING)
-    result = _bulk_result(queryset, retryable)
-    result.done = queryset.filter(status__in=retryable).update(
+    result = _bulk_result(queryset, RETRYABLE_STATUSES)
+    result.done = queryset.filter(status__in=RETRYABLE_STATUSES).update(
         status=Status.QUEUED,
         attempt_count=0,
         next_attempt_at=None,
@@ -423,9 +443,8 @@ def retry_submissions(queryset) -> BulkResult:
 
 def discard_submissions(queryset) -> BulkResult:
     """Stop trying to deliver: QUEUED, RETRYING or FAILED → DISCARDED (kept, never sent)."""
-    discardable = (Status.QUEUED, Status.RETRYING, Status.FAILED)
-    result = _bulk_result(queryset, discardable)
-    result.done = queryset.filter(status__in=discardable).update(
+    result = _bulk_result(queryset, DISCARDABLE_STATUSES)
+    result.done = queryset.filter(status__in=DISCARDABLE_STATUSES).update(
         status=Status.DISCARDED, next_attempt_at=None, updated_at=timezone.now()
     )
     return result
@@ -456,11 +475,8 @@ class DeliveryStatus:
 
 def delivery_status() -> DeliveryStatus:
     """Counts per status, the oldest submission still waiting, and the latest failure."""
-    counts = dict.fromkeys(Status.values, 0)
-    rows = Submission.objects.order_by().values("status").annotate(n=Count("pk"))
-    counts.update({row["status"]: row["n"] for row in rows})
     return DeliveryStatus(
-        counts=counts,
+        counts=status_counts(),
         oldest_pending=Submission.objects.filter(status__in=PENDING_STATUSES)
         .order_by("created_at")
         .first(),
@@ -504,3 +520,130 @@ def purge_submissions(*, older_than: timedelta, anonymise: bool, batch_size: int
             batch.delete()
         total += len(ids)
         yield total
+
+
+# --- Admin reporting -----------------------------------------------------------------------------
+
+
+def status_counts() -> dict[str, int]:
+    """How many submissions are in each status, every status listed, in one query."""
+    counts = dict.fromkeys(Status.values, 0)
+    counts.update(Submission.objects.order_by().values_list("status").annotate(n=Count("pk")))
+    return counts
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    day: date
+    sent: int
+    failed: int
+
+
+def daily_outcomes(*, days: int = 30) -> list[DayOutcome]:
+    """Of the submissions received on each of the last `days` days (today included), how many
+    were sent and how many failed, in one query. Every day is listed, quiet ones as zeros."""
+    first_day = timezone.localdate() - timedelta(days=days - 1)
+    rows = (
+        Submission.objects.filter(
+            created_at__gte=timezone.make_aware(datetime.combine(first_day, time.min)),
+            status__in=(Status.SENT, Status.FAILED),
+        )
+        .annotate(day=TruncDate("created_at"))
+        .order_by()
+        .values_list("day", "status")
+        .annotate(n=Count("pk"))
+    )
+    by_day = defaultdict(Counter)
+    for day, status, count in rows:
+        by_day[day][status] = count
+    return [
+        DayOutcome(day, by_day[day][Status.SENT], by_day[day][Status.FAILED])
+        for day in (first_day + timedelta(days=offset) for offset in range(days))
+    ]
+
+
+def search_submissions(queryset, term: str):
+    """Submissions matching a reference, a Wix message id, an email or its beginning, or a name.
+
+    Every kind of term but a name is answered from an index, so looking up what a customer or
+    Wix quoted stays instant on millions of rows. Emails are stored in lower case.
+    """
+    term = term.strip()
+    if not term:
+        return queryset
+    matches = Q(wix_message_id=term)
+    try:
+        matches |= Q(reference=uuid.UUID(term))
+    except ValueError:
+        matches |= Q(email__startswith=term.lower())
+        if "@" not in term:
+            matches |= Q(name__icontains=term)
+    return queryset.filter(matches)
+
+
+def wix_inbox_url(submission: Submission) -> str:
+    """Where staff can read the submission's conversation: the sandbox's page, or the Wix
+    dashboard's Inbox. Empty while the conversation is unknown, or the site id is (OAuth apps)."""
+    conversation_id = submission.wix_conversation_id
+    if not conversation_id:
+        return ""
+    if settings.WIX_USES_SANDBOX:
+        return f"{reverse('wix_sandbox:inbox')}?{urlencode({'conversation': conversation_id})}"
+    if not settings.WIX_SITE_ID:
+        return ""
+    dashboard = settings.WIX_DASHBOARD_URL.rstrip("/")
+    return f"{dashboard}/{settings.WIX_SITE_ID}/inbox/{conversation_id}"
+
+
+CSV_HEADER = (
+    "reference",
+    "received",
+    "status",
+    "name",
+    "email",
+    "form",
+    "attempts",
+    "sent at",
+    "last error",
+    "submitted data",
+)
+#: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def submissions_csv(queryset) -> Iterator[str]:
+    """The submissions as CSV lines, read in chunks, for a streamed download of any size.
+
+    A cell that a spreadsheet would run as a formula gets a leading single quote.
+    """
+    writer = csv.writer(_LineEcho())
+    yield writer.writerow(CSV_HEADER)
+    for submission in queryset.iterator(chunk_size=2000):
+        row = (
+            submission.reference,
+            _local_iso(submission.created_at),
+            submission.get_status_display(),
+            submission.name,
+            submission.email,
+            submission.form_name,
+            submission.attempt_count,
+            _local_iso(submission.sent_at),
+            submission.last_error,
+            json.dumps(submission.data, ensure_ascii=False),
+        )
+        yield writer.writerow([_formula_safe(str(cell)) for cell in row])
+
+
+class _LineEcho:
+    """A file whose write() returns what it was given, so csv.writer can feed a generator."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def _local_iso(moment: datetime | None) -> str:
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
+
+
+def _formula_safe(cell: str) -> str:
+    return f"'{cell}" if cell.startswith(FORMULA_PREFIXES) else cell

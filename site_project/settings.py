@@ -5,6 +5,7 @@ Everything that differs between machines comes from the environment (or a `.env`
 kombu's file-system broker under `var/`, and the local Wix sandbox served by this same web process.
 """
 
+import re
 import secrets
 from pathlib import Path
 
@@ -48,6 +49,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "inbox_intake.middleware.partitioned_cookies",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -176,6 +178,8 @@ INBOX_INTAKE_FORM_TITLE = env("INBOX_INTAKE_FORM_TITLE", default="Website contac
 INBOX_INTAKE_FORM_DESCRIPTION = env(
     "INBOX_INTAKE_FORM_DESCRIPTION", default="A visitor sent this through the website contact form."
 )
+# Wix allows 200 requests per minute per site; every worker process shares this budget.
+INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE = env.int("INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE", default=200)
 INBOX_INTAKE_MAX_ATTEMPTS = env.int("INBOX_INTAKE_MAX_ATTEMPTS", default=50)
 INBOX_INTAKE_BACKOFF_BASE = env.float("INBOX_INTAKE_BACKOFF_BASE", default=10.0)
 INBOX_INTAKE_BACKOFF_CAP = env.float("INBOX_INTAKE_BACKOFF_CAP", default=3600.0)
@@ -188,3 +192,50 @@ INBOX_INTAKE_MESSAGE_MAX_LENGTH = env.int("INBOX_INTAKE_MESSAGE_MAX_LENGTH", def
 INBOX_INTAKE_PURGE_MODE = env("INBOX_INTAKE_PURGE_MODE", default="delete")
 if INBOX_INTAKE_PURGE_MODE not in ("delete", "anonymise"):
     raise ValueError("INBOX_INTAKE_PURGE_MODE must be 'delete' or 'anonymise'.")
+
+# Embedding the form on other sites, and protecting it (see README "Embedding the form").
+# Origins (scheme://host[:port]) that may frame the form, call its JSON endpoint and be redirected to.
+INBOX_INTAKE_ALLOWED_ORIGINS = env.list("INBOX_INTAKE_ALLOWED_ORIGINS", default=[])
+for _origin in INBOX_INTAKE_ALLOWED_ORIGINS:
+    # They end up in a Content-Security-Policy header: nothing but a plain origin may get there.
+    if not re.fullmatch(r"https?://[a-z0-9.\-]+(:[0-9]+)?", _origin):
+        raise ValueError(
+            f"INBOX_INTAKE_ALLOWED_ORIGINS: {_origin!r} is not a lower-case origin "
+            "such as https://www.example.com"
+        )
+# How many reverse proxies in front of the site append to X-Forwarded-For (0: none, trust no header).
+INBOX_INTAKE_TRUSTED_PROXY_COUNT = env.int("INBOX_INTAKE_TRUSTED_PROXY_COUNT", default=0)
+# Submissions (any POST) allowed per window: from one client IP to one form, and to one form in all.
+# 0 turns a limit off.
+INBOX_INTAKE_RATE_LIMIT_WINDOW = env.int("INBOX_INTAKE_RATE_LIMIT_WINDOW", default=600)
+INBOX_INTAKE_RATE_LIMIT_PER_IP = env.int("INBOX_INTAKE_RATE_LIMIT_PER_IP", default=20)
+INBOX_INTAKE_RATE_LIMIT_PER_FORM = env.int("INBOX_INTAKE_RATE_LIMIT_PER_FORM", default=500)
+INBOX_INTAKE_MAX_REQUEST_BYTES = env.int("INBOX_INTAKE_MAX_REQUEST_BYTES", default=1_048_576)
+# CAPTCHA: on when both keys are set. Provider: "turnstile" (Cloudflare) or "hcaptcha".
+INBOX_INTAKE_CAPTCHA_PROVIDER = env("INBOX_INTAKE_CAPTCHA_PROVIDER", default="turnstile")
+if INBOX_INTAKE_CAPTCHA_PROVIDER not in ("turnstile", "hcaptcha"):
+    raise ValueError("INBOX_INTAKE_CAPTCHA_PROVIDER must be 'turnstile' or 'hcaptcha'.")
+INBOX_INTAKE_CAPTCHA_SITE_KEY = env("INBOX_INTAKE_CAPTCHA_SITE_KEY", default="")
+INBOX_INTAKE_CAPTCHA_SECRET_KEY = env("INBOX_INTAKE_CAPTCHA_SECRET_KEY", default="")
+INBOX_INTAKE_CAPTCHA_TIMEOUT = env.float("INBOX_INTAKE_CAPTCHA_TIMEOUT", default=5.0)
+
+# The rate limits' counters. One process (make run) can keep them in memory; several web processes
+# must share them: CACHE_URL=redis://127.0.0.1:6379/1.
+CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
+
+# Cookies. A form in an iframe on another site only gets its CSRF (and session) cookie back with
+# SameSite=None, Secure and Partitioned: browsers that block third-party cookies still keep
+# partitioned ones (inbox_intake.middleware.partitioned_cookies adds the attribute).
+CSRF_COOKIE_SAMESITE = env("CSRF_COOKIE_SAMESITE", default="Lax")
+CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
+CSRF_COOKIE_PARTITIONED = env.bool("CSRF_COOKIE_PARTITIONED", default=False)
+SESSION_COOKIE_SAMESITE = env("SESSION_COOKIE_SAMESITE", default="Lax")
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
+SESSION_COOKIE_PARTITIONED = env.bool("SESSION_COOKIE_PARTITIONED", default=False)
+for _cookie, _secure, _samesite, _partitioned in (
+    ("CSRF", CSRF_COOKIE_SECURE, CSRF_COOKIE_SAMESITE, CSRF_COOKIE_PARTITIONED),
+    ("SESSION", SESSION_COOKIE_SECURE, SESSION_COOKIE_SAMESITE, SESSION_COOKIE_PARTITIONED),
+):
+    # Browsers silently drop such a cookie; failing here is clearer than a CSRF error in the iframe.
+    if (_samesite == "None" or _partitioned) and not _secure:
+        raise ValueError(f"{_cookie}_COOKIE_SAMESITE=None and _PARTITIONED need {_cookie}_COOKIE_SECURE.")

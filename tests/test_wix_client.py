@@ -497,3 +497,17 @@ def test_api_key_401_is_final(mocked, client):
     with pytest.raises(WixAuthError):
         client.get_or_create_conversation({"contactId": CONTACT})
     assert len(mocked.calls) == 1
+
+
+def test_the_throttle_is_asked_before_every_request(mocked):
+    asked = []
+    client = WixClient(
+        base_url=BASE, auth=ApiKeyAuth(KEY, site_id=SITE), throttle=lambda: asked.append(1)
+    )
+    mocked.post(f"{BASE}/contacts/v4/contacts/query", json={"contacts": []})
+    mocked.post(f"{BASE}/contacts/v4/contacts", json={"contact": {"id": CONTACT}})
+
+    client.find_contact_id("jane@example.com")
+    client.create_contact({"name": {"first": "Jane"}})
+
+    assert len(asked) == 2

@@ -38,8 +38,12 @@ class WixClient:
         base_url: str = DEFAULT_BASE_URL,
         timeout: tuple[float, float] = (5.0, 20.0),
         session: requests.Session | None = None,
+        throttle=None,
     ):
+        """`throttle`, if given, is called before every request and may wait: it is how the
+        caller keeps all its processes together under Wix's rate limit."""
         self.auth = auth
+        self.throttle = throttle
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -175,6 +179,8 @@ class WixClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method, url, what, *, headers, data, idempotent=True) -> requests.Response:
+        if self.throttle:
+            self.throttle()
         try:
             return self.session.request(
                 method, url, headers=headers, data=data, timeout=self.timeout, allow_redirects=False
