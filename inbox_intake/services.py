@@ -154,6 +154,12 @@ def deliver(submission_id: int) -> Submission | None:
         _record_failure(submission, lease, started_at, WixPermanentError(str(error)))
     except WixError as error:
         _record_failure(submission, lease, started_at, error)
+    except Exception as error:
+        # A bug or an outage of our own (database, broker) must not leave the row stuck in
+        # SENDING: record it, and look in Wix before the next try, since the send may have gone.
+        logger.exception("Unexpected error delivering %s", submission.reference)
+        unexpected = WixAmbiguousError(f"Unexpected error: {type(error).__name__}: {error}"[:500])
+        _record_failure(submission, lease, started_at, unexpected)
     else:
         _record_success(submission, lease, started_at, message_id, outcome)
     submission.refresh_from_db()
@@ -526,9 +532,12 @@ def purge_submissions(*, older_than: timedelta, anonymise: bool, batch_size: int
 
 
 def status_counts() -> dict[str, int]:
-    """How many submissions are in each status, every status listed, in one query."""
+    """How many submissions are in each status, every status listed, in one query.
+
+    COUNT(*) rather than COUNT(id) lets PostgreSQL answer from the status index alone.
+    """
     counts = dict.fromkeys(Status.values, 0)
-    counts.update(Submission.objects.order_by().values_list("status").annotate(n=Count("pk")))
+    counts.update(Submission.objects.order_by().values_list("status").annotate(n=Count("*")))
     return counts
 
 
@@ -551,7 +560,7 @@ def daily_outcomes(*, days: int = 30) -> list[DayOutcome]:
         .annotate(day=TruncDate("created_at"))
         .order_by()
         .values_list("day", "status")
-        .annotate(n=Count("pk"))
+        .annotate(n=Count("*"))
     )
     by_day = defaultdict(Counter)
     for day, status, count in rows:
@@ -566,7 +575,8 @@ def search_submissions(queryset, term: str):
     """Submissions matching a reference, a Wix message id, an email or its beginning, or a name.
 
     Every kind of term but a name is answered from an index, so looking up what a customer or
-    Wix quoted stays instant on millions of rows. Emails are stored in lower case.
+    Wix quoted stays instant on millions of rows; a name is looked for only in a term that could
+    be one (letters, no @), as it means reading the whole table. Emails are stored in lower case.
     """
     term = term.strip()
     if not term:
@@ -576,7 +586,7 @@ def search_submissions(queryset, term: str):
         matches |= Q(reference=uuid.UUID(term))
     except ValueError:
         matches |= Q(email__startswith=term.lower())
-        if "@" not in term:
+        if "@" not in term and any(character.isalpha() for character in term):
             matches |= Q(name__icontains=term)
     return queryset.filter(matches)
 

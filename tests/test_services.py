@@ -455,3 +455,16 @@ def test_oauth_app_credentials_deliver_with_one_token(
     assert ApiCall.objects.filter(path="/oauth2/token").count() == 1
     send = ApiCall.objects.filter(path="/inbox/v2/messages").first()
     assert "wix-site-id" not in send.headers
+
+
+def test_an_unexpected_error_is_recorded_not_left_stuck(make_submission, monkeypatch):
+    def broken(submission):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "form_message_for", broken)
+
+    retrying = services.deliver(make_submission().pk)
+
+    assert retrying.status == Status.RETRYING
+    assert retrying.needs_reconciliation is True
+    assert "RuntimeError: disk full" in retrying.last_error

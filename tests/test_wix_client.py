@@ -511,3 +511,17 @@ def test_the_throttle_is_asked_before_every_request(mocked):
     client.create_contact({"name": {"first": "Jane"}})
 
     assert len(asked) == 2
+
+
+def test_a_200_answer_without_the_expected_object_is_transient_for_lookups(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/conversations", json={"unexpected": True})
+
+    with pytest.raises(WixTransientError, match="has no conversation.id"):
+        client.get_or_create_conversation({"contactId": CONTACT})
+
+
+def test_a_200_send_without_a_message_id_is_ambiguous(mocked, client):
+    mocked.post(f"{BASE}/inbox/v2/messages", json={"message": {}})
+
+    with pytest.raises(WixAmbiguousError, match="without a message id"):
+        client.send_message(CONVERSATION, FORM_MESSAGE)

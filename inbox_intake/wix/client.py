@@ -55,14 +55,18 @@ class WixClient:
     def find_contact_id(self, email: str) -> str | None:
         """The id of a contact that has this email among its emails, or None."""
         body = {"query": {"filter": {"info.emails.email": {"$eq": email}}, "paging": {"limit": 1}}}
-        contacts = self._call("POST", "/contacts/v4/contacts/query", json_body=body)["contacts"]
-        return contacts[0]["id"] if contacts else None
+        contacts = self._call(
+            "POST", "/contacts/v4/contacts/query", json_body=body, expect=("contacts",)
+        )
+        return contacts[0].get("id") if contacts else None
 
     def create_contact(self, info: dict) -> str:
         """Create a contact and return its id; if one with the same email exists, return that."""
         body = {"info": info, "allowDuplicates": False}
         try:
-            return self._call("POST", "/contacts/v4/contacts", json_body=body)["contact"]["id"]
+            return self._call(
+                "POST", "/contacts/v4/contacts", json_body=body, expect=("contact", "id")
+            )
         except WixConflictError as error:
             duplicate_id = error.data.get("duplicateContactId")
             if error.code in DUPLICATE_CONTACT_CODES and duplicate_id:
@@ -75,7 +79,9 @@ class WixClient:
         """The id of the participant's conversation (one of contactId, memberId,
         anonymousVisitorId), created if it did not exist."""
         body = {"participantId": participant}
-        return self._call("POST", "/inbox/v2/conversations", json_body=body)["conversation"]["id"]
+        return self._call(
+            "POST", "/inbox/v2/conversations", json_body=body, expect=("conversation", "id")
+        )
 
     def get_conversation(self, conversation_id: str) -> dict:
         # The SDK serializes the whole request, so the path id is repeated in the query.
@@ -83,7 +89,8 @@ class WixClient:
             "GET",
             f"/inbox/v2/conversations/{conversation_id}",
             query={"conversationId": conversation_id},
-        )["conversation"]
+            expect=("conversation",),
+        )
 
     # --- Messages -------------------------------------------------------------------------------
 
@@ -98,7 +105,14 @@ class WixClient:
             "sendNotifications": True,
             "sendAs": "PARTICIPANT",
         }
-        return self._call("POST", "/inbox/v2/messages", json_body=body, idempotent=False)["message"]
+        message = self._call(
+            "POST", "/inbox/v2/messages", json_body=body, idempotent=False, expect=("message",)
+        )
+        if not isinstance(message, dict) or not message.get("id"):
+            raise WixAmbiguousError(
+                "POST /inbox/v2/messages: Wix answered 200 without a message id"
+            )
+        return message
 
     def list_messages(
         self,
@@ -153,7 +167,9 @@ class WixClient:
         json_body: dict | None = None,
         query: dict | None = None,
         idempotent: bool = True,
-    ) -> dict:
+        expect: tuple[str, ...] = (),
+    ):
+        """Make one API call; return the answer's value at the key path `expect`."""
         what = f"{method} {path}"
         url = self.base_url + path
         if query:
@@ -175,7 +191,8 @@ class WixClient:
                 continue
             if response.status_code != 200:
                 raise _error_from_response(response, what, idempotent=idempotent)
-            return _json_answer(response, what, idempotent=idempotent)
+            answer = _json_answer(response, what, idempotent=idempotent)
+            return _expected(answer, expect, what, idempotent=idempotent)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(self, method, url, what, *, headers, data, idempotent=True) -> requests.Response:
@@ -259,6 +276,18 @@ def _json_answer(response: requests.Response, what: str, *, idempotent: bool) ->
     if idempotent:
         raise WixTransientError(message, status=200)
     raise WixAmbiguousError(message, status=200)
+
+
+def _expected(answer: dict, path: tuple[str, ...], what: str, *, idempotent: bool):
+    """The value at `path` in a 200 answer. A missing key means Wix answered something we do not
+    understand: worth a later retry (and, after a send, a look first) rather than a crash."""
+    value = answer
+    for key in path:
+        if not isinstance(value, dict) or key not in value:
+            error_class = WixTransientError if idempotent else WixAmbiguousError
+            raise error_class(f"{what}: Wix's answer has no {'.'.join(path)}", status=200)
+        value = value[key]
+    return value
 
 
 def _json_or_none(response: requests.Response):
