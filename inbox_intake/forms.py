@@ -20,6 +20,28 @@ class IntakeForm(forms.Form):
 
     #: Fields that travel with the submission but are not shown as rows in the Inbox message.
     technical_fields = ("anonymous_visitor_id",)
+    #: What the form page says above the form, and to the visitor once it is sent.
+    title: str
+    intro: str
+    thank_you: str
+
+    @classmethod
+    def field_schema(cls) -> list[dict]:
+        """The visible fields, described for the script embed, which renders them itself."""
+        return [
+            {
+                "name": name,
+                "label": str(field.label),
+                "type": "textarea"
+                if isinstance(field.widget, forms.Textarea)
+                else field.widget.input_type,
+                "required": field.required,
+                "max_length": getattr(field, "max_length", None),
+                "autocomplete": field.widget.attrs.get("autocomplete", ""),
+            }
+            for name, field in cls.base_fields.items()
+            if not field.widget.is_hidden
+        ]
 
     def wix_fields(self, data: dict) -> list[tuple[str, str]]:
         """(label, value) rows for the Inbox message, in form order, from stored `data`."""
@@ -34,11 +56,29 @@ class IntakeForm(forms.Form):
 class ContactForm(IntakeForm):
     """The contact form of the seed's `sendFormData` example, validated on the server."""
 
-    first_name = forms.CharField(label="First name", max_length=1000)
-    last_name = forms.CharField(label="Last name", max_length=1000)
-    email = forms.EmailField(label="Email", max_length=320)
+    title = "Contact us"
+    intro = "Send us a message and we will get back to you."
+    thank_you = "We received your message and will get back to you soon."
+
+    first_name = forms.CharField(
+        label="First name",
+        max_length=1000,
+        widget=forms.TextInput(attrs={"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        label="Last name",
+        max_length=1000,
+        widget=forms.TextInput(attrs={"autocomplete": "family-name"}),
+    )
+    email = forms.EmailField(
+        label="Email", max_length=320, widget=forms.EmailInput(attrs={"autocomplete": "email"})
+    )
     phone = forms.CharField(
-        label="Phone", max_length=50, required=False, validators=[phone_validator]
+        label="Phone",
+        max_length=50,
+        required=False,
+        validators=[phone_validator],
+        widget=forms.TextInput(attrs={"type": "tel", "autocomplete": "tel"}),
     )
     message = forms.CharField(
         label="Message",

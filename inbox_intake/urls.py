@@ -5,6 +5,12 @@ from . import views
 app_name = "inbox_intake"
 
 urlpatterns = [
+    # The first form's own name, which the site's root and older links use.
     path("contact/", views.intake_form, {"form_name": "contact"}, name="contact"),
+    path("<slug:form_name>/", views.intake_form, name="form"),
     path("<slug:form_name>/thanks/", views.thanks, name="thanks"),
+    path("<slug:form_name>/embed/", views.embed_form, name="embed"),
+    path("<slug:form_name>/embed/thanks/", views.embed_thanks, name="embed_thanks"),
+    path("<slug:form_name>/embed.js", views.embed_script, name="embed_script"),
+    path("<slug:form_name>/schema.json", views.form_schema, name="schema"),
 ]

@@ -1,36 +1,277 @@
-"""Thin views: validate the form, hand the data to the intake service, redirect."""
+"""Thin views: the form page and its iframe embed, the JSON endpoint, the schema and the script.
 
-from django.http import Http404
+Every check lives in protection.py and every state change in services.py; these views only turn
+HTTP into calls of `protection.admit` and its outcome back into HTTP.
+"""
+
+from functools import wraps
+from pathlib import Path
+from urllib.parse import urlencode
+
+from django.conf import settings
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods
+from django.urls import reverse
+from django.utils.cache import patch_vary_headers
+from django.views.decorators.clickjacking import xframe_options_exempt
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
+from django.views.decorators.http import require_GET, require_http_methods
 
-from . import services
+from . import protection
 from .forms import INTAKE_FORMS
 
+EMBED_SCRIPT = Path(__file__).parent / "static" / "inbox_intake" / "embed.js"
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 
-@require_http_methods(["GET", "POST"])
+
+def embeddable(view):
+    """Let this site and the allowed origins frame the view; every other page keeps DENY."""
+
+    @xframe_options_exempt
+    @wraps(view)
+    def framed_view(request, *args, **kwargs):
+        response = view(request, *args, **kwargs)
+        response["Content-Security-Policy"] = protection.frame_ancestors()
+        return response
+
+    return framed_view
+
+
+# The JSON path is CSRF-exempt: cross-origin calls carry no cookies, so it relies on the origin
+# allowlist, the rate limits and the spam checks instead. The HTML path keeps CSRF (_submit_html).
+@csrf_exempt
+@require_http_methods(["GET", "POST", "OPTIONS"])
 def intake_form(request, form_name: str):
-    form_class = INTAKE_FORMS.get(form_name)
-    if form_class is None:
-        raise Http404("No such form.")
-    if request.method == "POST":
-        form = form_class(request.POST)
-        if form.is_valid():
-            submission = services.accept_submission(
-                form_name=form_name,
-                data=form.cleaned_data,
-                client_ip=request.META.get("REMOTE_ADDR"),
-                user_agent=request.headers.get("User-Agent", ""),
-                user=request.user,
-            )
-            request.session["intake_reference"] = str(submission.reference)
-            return redirect("inbox_intake:thanks", form_name=form_name)
-        return render(request, "inbox_intake/form.html", {"form": form}, status=400)
-    return render(request, "inbox_intake/form.html", {"form": form_class()})
+    form_class = _form_class(form_name)
+    if request.method == "OPTIONS":
+        return _preflight(request)
+    if request.method == "POST" and _wants_json(request):
+        return _submit_json(request, form_name, form_class)
+    return _html_form(request, form_name, form_class, embed=False)
 
 
+@embeddable
+@csrf_exempt  # for the size check only: _html_form checks CSRF before it accepts anything
+@require_http_methods(["GET", "POST"])
+def embed_form(request, form_name: str):
+    return _html_form(request, form_name, _form_class(form_name), embed=True)
+
+
+@require_GET
 def thanks(request, form_name: str):
-    if form_name not in INTAKE_FORMS:
-        raise Http404("No such form.")
-    reference = request.session.get("intake_reference")
-    return render(request, "inbox_intake/thanks.html", {"reference": reference})
+    form_class = _form_class(form_name)
+    return render(
+        request,
+        "inbox_intake/thanks.html",
+        {"form_class": form_class, "reference": request.session.get("intake_reference")},
+    )
+
+
+@embeddable
+@require_GET
+def embed_thanks(request, form_name: str):
+    """The thank-you page inside the iframe; it tells the host page, which may then go to `next`."""
+    form_class = _form_class(form_name)
+    context = {
+        "form_class": form_class,
+        "reference": request.session.get("intake_reference"),
+        "next_url": _next_url(request, request.GET.get(protection.NEXT_FIELD)),
+    }
+    return render(request, "inbox_intake/embed_thanks.html", context)
+
+
+@require_http_methods(["GET", "OPTIONS"])
+def form_schema(request, form_name: str):
+    """What the script embed needs to render the form: its fields and where to send them."""
+    form_class = _form_class(form_name)
+    if request.method == "OPTIONS":
+        return _preflight(request)
+    provider = protection.captcha_provider()
+    schema = {
+        "form": form_name,
+        "action": request.build_absolute_uri(reverse("inbox_intake:form", args=[form_name])),
+        "fields": form_class.field_schema(),
+        "honeypot": protection.HONEYPOT_FIELD,
+        "captcha": provider
+        and {
+            "provider": provider.name,
+            "site_key": settings.INBOX_INTAKE_CAPTCHA_SITE_KEY,
+            "script_url": provider.script_url,
+            "widget_class": provider.widget_class,
+        },
+    }
+    return _json(request, schema, status=200)
+
+
+@require_GET
+def embed_script(request, form_name: str):
+    """The script embed. It is the same file for every form: it finds its form from its own URL."""
+    _form_class(form_name)
+    response = FileResponse(EMBED_SCRIPT.open("rb"), content_type="text/javascript")
+    response["Cache-Control"] = "public, max-age=3600"
+    return response
+
+
+# --- HTML ----------------------------------------------------------------------------------------
+
+
+def _html_form(request, form_name: str, form_class, *, embed: bool):
+    template = "inbox_intake/embed_form.html" if embed else "inbox_intake/form.html"
+    if request.method == "GET":
+        next_url = _next_url(request, request.GET.get(protection.NEXT_FIELD))
+        return _render_form(request, template, form_class(), next_url=next_url)
+    try:
+        # Before CSRF: its check reads the whole body.
+        protection.check_size(request.META.get("CONTENT_LENGTH"))
+    except protection.TooLarge as refusal:
+        return _render_form(request, template, form_class(), refusal=refusal)
+    return _submit_html(request, form_name, form_class, template=template, embed=embed)
+
+
+@csrf_protect
+def _submit_html(request, form_name: str, form_class, *, template: str, embed: bool):
+    next_url = _next_url(request, request.POST.get(protection.NEXT_FIELD))
+    try:
+        submission = protection.admit(
+            form_name=form_name,
+            form_class=form_class,
+            data=request.POST,
+            client_ip=_client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+            user=request.user,
+        )
+    except protection.InvalidSubmission as invalid:
+        return _render_form(request, template, invalid.form, next_url=next_url, status=400)
+    except protection.Refused as refusal:
+        form = form_class(request.POST)  # keeps what was typed
+        return _render_form(request, template, form, next_url=next_url, refusal=refusal)
+    request.session["intake_reference"] = str(submission.reference)
+    if embed:
+        thanks_url = reverse("inbox_intake:embed_thanks", args=[form_name])
+        query = f"?{urlencode({protection.NEXT_FIELD: next_url})}" if next_url else ""
+        return redirect(thanks_url + query)
+    return redirect(next_url or reverse("inbox_intake:thanks", args=[form_name]))
+
+
+def _render_form(request, template, form, *, next_url=None, refusal=None, status=200):
+    provider = protection.captcha_provider()
+    context = {
+        "form": form,
+        "next_url": next_url,
+        "refusal": refusal and refusal.message,
+        "honeypot_field": protection.HONEYPOT_FIELD,
+        "captcha": provider,
+        "captcha_site_key": settings.INBOX_INTAKE_CAPTCHA_SITE_KEY,
+    }
+    response = render(request, template, context, status=refusal.status if refusal else status)
+    _set_retry_after(response, refusal)
+    return response
+
+
+# --- JSON ----------------------------------------------------------------------------------------
+
+
+def _submit_json(request, form_name: str, form_class):
+    """POST /intake/<form>/ with Accept: application/json; the answers are listed in the README.
+
+    It never acts as the session's user: without a CSRF check, a page on another site could
+    otherwise submit in their name.
+    """
+    try:
+        protection.check_origin(request.headers.get("Origin"), _own_origin(request))
+        protection.check_size(request.META.get("CONTENT_LENGTH"))
+        data = _json_request_data(request)
+        submission = protection.admit(
+            form_name=form_name,
+            form_class=form_class,
+            data=data,
+            client_ip=_client_ip(request),
+            user_agent=request.headers.get("User-Agent", ""),
+        )
+    except protection.InvalidSubmission as invalid:
+        return _json(request, {"errors": invalid.form.errors.get_json_data()}, status=400)
+    except protection.Refused as refusal:
+        error = {"message": refusal.message, "code": refusal.code}
+        response = _json(request, {"errors": {NON_FIELD_ERRORS: [error]}}, status=refusal.status)
+        _set_retry_after(response, refusal)
+        return response
+    body = {
+        "reference": str(submission.reference),
+        "message": form_class.thank_you,
+        "redirect": _next_url(request, data.get(protection.NEXT_FIELD)),
+    }
+    return _json(request, body, status=201)
+
+
+def _json_request_data(request):
+    if request.content_type == "application/json":
+        return protection.parse_json_body(request.body)
+    if request.content_type in FORM_CONTENT_TYPES:
+        return request.POST
+    raise protection.UnsupportedMediaType(
+        "Send the form as application/json or application/x-www-form-urlencoded."
+    )
+
+
+def _json(request, payload: dict, *, status: int) -> JsonResponse:
+    response = JsonResponse(payload, status=status)
+    origin = request.headers.get("Origin")
+    if origin and protection.is_allowed_origin(origin, _own_origin(request)):
+        response["Access-Control-Allow-Origin"] = origin
+        response["Access-Control-Expose-Headers"] = "Retry-After"
+    patch_vary_headers(response, ["Origin"])
+    return response
+
+
+def _preflight(request) -> HttpResponse:
+    """The CORS preflight: only allowed origins may send JSON (no cookies: no credentials)."""
+    origin = request.headers.get("Origin")
+    if not origin or not protection.is_allowed_origin(origin, _own_origin(request)):
+        return HttpResponse(status=403)
+    response = HttpResponse(status=204)
+    response["Access-Control-Allow-Origin"] = origin
+    response["Access-Control-Allow-Methods"] = "GET, POST"
+    response["Access-Control-Allow-Headers"] = "Accept, Content-Type"
+    response["Access-Control-Max-Age"] = "3600"
+    patch_vary_headers(response, ["Origin"])
+    return response
+
+
+# --- Helpers -------------------------------------------------------------------------------------
+
+
+def _form_class(form_name: str):
+    try:
+        return INTAKE_FORMS[form_name]
+    except KeyError:
+        raise Http404("No such form.") from None
+
+
+def _wants_json(request) -> bool:
+    # A browser's own form POST prefers text/html; only script (fetch) asks for JSON.
+    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+
+
+def _own_origin(request) -> str:
+    return f"{request.scheme}://{request.get_host()}"
+
+
+def _next_url(request, url: str | None) -> str | None:
+    """`url`, made absolute, if it is on this site or an allowed origin; else None.
+
+    Absolute, because the embeds hand it to the host page, where a path means another place.
+    """
+    safe = protection.safe_redirect_url(url, _own_origin(request))
+    return request.build_absolute_uri(safe) if safe else None
+
+
+def _client_ip(request) -> str | None:
+    return protection.client_ip(
+        request.META.get("REMOTE_ADDR", ""), request.headers.get("X-Forwarded-For")
+    )
+
+
+def _set_retry_after(response, refusal) -> None:
+    if refusal is not None and refusal.retry_after is not None:
+        response["Retry-After"] = str(refusal.retry_after)

@@ -84,3 +84,25 @@ def test_wix_rows_use_human_labels_in_form_order(contact_data):
         ("Message", "Hello, I would like a quote."),
         ("Subscribe to newsletter", "Yes"),
     ]
+
+
+def test_field_schema_describes_the_visible_fields_for_the_script_embed():
+    schema = ContactForm.field_schema()
+
+    assert schema[0] == {
+        "name": "first_name",
+        "label": "First name",
+        "type": "text",
+        "required": True,
+        "max_length": 1000,
+        "autocomplete": "given-name",
+    }
+    types = {field["name"]: field["type"] for field in schema}
+    assert types == {
+        "first_name": "text",
+        "last_name": "text",
+        "email": "email",
+        "phone": "tel",
+        "message": "textarea",
+        "subscribe_newsletter": "checkbox",
+    }, "hidden fields (the Wix visitor id) are not for visitors to fill in"

@@ -1,10 +1,27 @@
+import re
+
 import pytest
+import responses
+from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 
+from inbox_intake import protection
 from inbox_intake.models import Submission, WixMemberLink
 
 FORM_URL = "/intake/contact/"
+EMBED_URL = "/intake/contact/embed/"
+LANDING = "https://landing.example"
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    cache.clear()
+
+
+@pytest.fixture
+def allowed_origins(settings):
+    settings.INBOX_INTAKE_ALLOWED_ORIGINS = [LANDING]
 
 
 @pytest.fixture
@@ -127,3 +144,249 @@ def test_anonymous_visitor_id_is_kept_apart_from_the_form_data(post_form, contac
 
 def test_unknown_form_is_404(client):
     assert client.get("/intake/nope/").status_code == 404
+
+
+def test_the_contact_form_keeps_its_own_url_and_name():
+    assert reverse("inbox_intake:contact") == FORM_URL
+    assert reverse("inbox_intake:form", args=["contact"]) == FORM_URL
+
+
+def test_form_pages_may_not_be_framed(client):
+    assert client.get(FORM_URL)["X-Frame-Options"] == "DENY"
+    assert client.get("/intake/contact/thanks/")["X-Frame-Options"] == "DENY"
+
+
+@pytest.mark.django_db
+def test_honeypot_gets_the_same_thank_you_but_is_stored_as_spam(post_form, contact_data):
+    contact_data[protection.HONEYPOT_FIELD] = "http://spam.example"
+
+    response, callbacks = post_form(contact_data)
+
+    assert response.status_code == 302
+    assert response.url == reverse("inbox_intake:thanks", args=["contact"])
+    assert Submission.objects.get().status == Submission.Status.SPAM
+    assert not callbacks
+
+
+def test_form_page_has_a_honeypot_people_do_not_reach(client):
+    page = client.get(FORM_URL).content.decode()
+
+    assert f'name="{protection.HONEYPOT_FIELD}"' in page
+    assert 'tabindex="-1"' in page
+    assert 'class="honeypot" aria-hidden="true"' in page
+
+
+@pytest.mark.django_db
+def test_rate_limited_form_says_so_and_keeps_what_was_typed(post_form, contact_data, settings):
+    settings.INBOX_INTAKE_RATE_LIMIT_PER_IP = 1
+    post_form(contact_data)
+    contact_data["message"] = "My second message, typed with care."
+
+    response, callbacks = post_form(contact_data)
+
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    page = response.content.decode()
+    assert 'role="alert">Too many submissions: please wait' in page
+    assert "My second message, typed with care." in page
+    assert 'value="Jane.Doe@Example.com"' in page
+    assert Submission.objects.count() == 1
+    assert not callbacks
+
+
+@pytest.mark.django_db
+def test_request_over_the_size_limit_is_413_with_a_clear_message(post_form, contact_data, settings):
+    settings.INBOX_INTAKE_MAX_REQUEST_BYTES = 100
+
+    response, _ = post_form(contact_data)
+
+    assert response.status_code == 413
+    assert (
+        "This submission is too large: at most 100 bytes can be sent." in response.content.decode()
+    )
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("allowed_origins")
+def test_next_leads_to_an_allowed_origin_after_success(post_form, contact_data):
+    contact_data["next"] = "https://landing.example/thanks/"
+
+    response, _ = post_form(contact_data)
+
+    assert response.status_code == 302
+    assert response.url == "https://landing.example/thanks/"
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("allowed_origins")
+@pytest.mark.parametrize(
+    "next_url",
+    [
+        "//evil.com",
+        "https://evil.com",
+        "javascript:alert(1)",
+        "/\\evil.com",
+        "\\\\evil.com",
+        "http://landing.example/",
+    ],
+)
+def test_next_never_leads_elsewhere(post_form, contact_data, next_url):
+    contact_data["next"] = next_url
+
+    response, _ = post_form(contact_data)
+
+    assert response.status_code == 302
+    assert response.url == reverse("inbox_intake:thanks", args=["contact"])
+
+
+@pytest.mark.usefixtures("allowed_origins")
+def test_form_page_passes_an_allowed_next_on_and_drops_others(client):
+    allowed = client.get(FORM_URL, {"next": "https://landing.example/thanks/"})
+    evil = client.get(FORM_URL, {"next": "https://evil.com/"})
+
+    assert 'name="next" value="https://landing.example/thanks/"' in allowed.content.decode()
+    assert 'name="next"' not in evil.content.decode()
+
+
+# --- CAPTCHA -------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def turnstile(settings):
+    settings.INBOX_INTAKE_CAPTCHA_PROVIDER = "turnstile"
+    settings.INBOX_INTAKE_CAPTCHA_SITE_KEY = "public-site-key"
+    settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY = "the-secret"
+    return protection.CAPTCHA_PROVIDERS["turnstile"]
+
+
+def test_captcha_widget_is_shown_when_configured(client, turnstile):
+    page = client.get(FORM_URL).content.decode()
+
+    assert 'class="field cf-turnstile" data-sitekey="public-site-key"' in page
+    assert turnstile.script_url in page
+    assert "the-secret" not in page
+
+
+def test_no_captcha_without_keys(client):
+    assert "data-sitekey" not in client.get(FORM_URL).content.decode()
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_captcha_failure_is_shown_and_keeps_what_was_typed(post_form, contact_data, turnstile):
+    responses.post(
+        turnstile.verify_url, json={"success": False, "error-codes": ["invalid-input-response"]}
+    )
+    contact_data[turnstile.response_field] = "wrong"
+
+    response, _ = post_form(contact_data)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "The check that you are human did not succeed." in page
+    assert "Hello, I would like a quote." in page
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_captcha_outage_is_shown_as_such(post_form, contact_data, turnstile):
+    responses.post(turnstile.verify_url, status=503)
+    contact_data[turnstile.response_field] = "token"
+
+    response, _ = post_form(contact_data)
+
+    assert response.status_code == 503
+    assert "We could not check that you are human right now." in response.content.decode()
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_solved_captcha_lets_the_submission_through(post_form, contact_data, turnstile):
+    responses.post(turnstile.verify_url, json={"success": True})
+    contact_data[turnstile.response_field] = "good"
+
+    response, _ = post_form(contact_data)
+
+    assert response.status_code == 302
+    assert Submission.objects.get().status == Submission.Status.QUEUED
+
+
+# --- The iframe embed ----------------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("allowed_origins")
+def test_embed_may_be_framed_by_allowed_origins_only(client):
+    response = client.get(EMBED_URL)
+
+    assert response.status_code == 200
+    assert response["Content-Security-Policy"] == "frame-ancestors 'self' https://landing.example"
+    assert "X-Frame-Options" not in response
+
+
+def test_embed_is_the_form_without_the_page_around_it(client):
+    page = client.get(EMBED_URL).content.decode()
+
+    assert '<body class="embed">' in page
+    assert "<h1>" not in page
+    assert 'name="first_name"' in page
+    assert "inbox_intake/iframe-child.js" in page
+
+
+@pytest.fixture
+def iframe_client():
+    """A browser inside the iframe: CSRF checks on, with the cookie its first GET received."""
+    client = Client(enforce_csrf_checks=True)
+    page = client.get(EMBED_URL).content.decode()
+    client.csrf_token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    return client
+
+
+@pytest.mark.django_db
+@pytest.mark.usefixtures("allowed_origins")
+def test_post_from_inside_the_iframe_with_the_token_succeeds(iframe_client, contact_data):
+    contact_data["csrfmiddlewaretoken"] = iframe_client.csrf_token
+    contact_data["next"] = "https://landing.example/thanks/"
+
+    response = iframe_client.post(EMBED_URL, contact_data)
+
+    assert response.status_code == 302
+    assert (
+        response.url
+        == "/intake/contact/embed/thanks/?next=https%3A%2F%2Flanding.example%2Fthanks%2F"
+    )
+    thanks = iframe_client.get(response.url)
+    assert thanks["Content-Security-Policy"] == "frame-ancestors 'self' https://landing.example"
+    assert "X-Frame-Options" not in thanks
+    reference = str(Submission.objects.get().reference)
+    assert f'data-reference="{reference}"' in thanks.content.decode()
+    assert 'data-next="https://landing.example/thanks/"' in thanks.content.decode()
+
+
+@pytest.mark.django_db
+def test_post_from_inside_the_iframe_without_the_token_fails(iframe_client, contact_data):
+    response = iframe_client.post(EMBED_URL, contact_data)
+
+    assert response.status_code == 403
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_embed_shows_field_errors_inside_the_frame(iframe_client, contact_data):
+    contact_data["csrfmiddlewaretoken"] = iframe_client.csrf_token
+    contact_data["email"] = "nope"
+
+    response = iframe_client.post(EMBED_URL, contact_data)
+
+    assert response.status_code == 400
+    assert "X-Frame-Options" not in response
+    page = response.content.decode()
+    assert 'aria-invalid="true" aria-describedby="id_email_error"' in page
+    assert '<ul class="errorlist" id="id_email_error"><li>Enter a valid email address.' in page
+
+
+def test_embed_thanks_drops_a_next_that_is_not_allowed(client):
+    page = client.get("/intake/contact/embed/thanks/", {"next": "https://evil.com/"})
+
+    assert 'data-next=""' in page.content.decode()

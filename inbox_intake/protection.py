@@ -1,0 +1,308 @@
+"""Protection of the intake: allowed origins, the client's IP behind proxies, size and rate limits,
+the honeypot and the CAPTCHA, and `admit`, the one path every submission takes through them.
+
+Views turn `Refused` into an HTTP answer (JSON, or the form page with the message) and
+`InvalidSubmission` into errors beside the fields; nothing here builds a response.
+"""
+
+import ipaddress
+import json
+import logging
+import math
+import time
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+import requests
+from django.conf import settings
+from django.core.cache import cache
+from django.utils.http import url_has_allowed_host_and_scheme
+
+from . import services
+from .models import Submission
+
+logger = logging.getLogger(__name__)
+
+#: An input that people never see nor reach with Tab; bots that fill every field fill it in.
+HONEYPOT_FIELD = "homepage"
+#: Where to send the visitor after a successful submission (only to an allowed origin).
+NEXT_FIELD = "next"
+
+
+class Refused(Exception):
+    """A submission turned away before it is accepted; `message` is written for the visitor."""
+
+    status = 400
+    code = "refused"
+
+    def __init__(self, message: str, *, retry_after: int | None = None):
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+class OriginNotAllowed(Refused):
+    status = 403
+    code = "origin_not_allowed"
+
+
+class TooLarge(Refused):
+    status = 413
+    code = "too_large"
+
+
+class UnsupportedMediaType(Refused):
+    status = 415
+    code = "unsupported_media_type"
+
+
+class MalformedBody(Refused):
+    code = "malformed_body"
+
+
+class RateLimited(Refused):
+    status = 429
+    code = "rate_limited"
+
+
+class CaptchaFailed(Refused):
+    code = "captcha_failed"
+
+
+class CaptchaUnavailable(Refused):
+    status = 503
+    code = "captcha_unavailable"
+
+
+class InvalidSubmission(Exception):
+    """The form did not validate; `form` holds the errors of each field."""
+
+    def __init__(self, form):
+        super().__init__("The form did not validate.")
+        self.form = form
+
+
+def admit(
+    *, form_name: str, form_class, data, client_ip: str | None, user_agent: str, user=None
+) -> Submission:
+    """Rate limits, validation, honeypot, CAPTCHA, then accept: every submission goes this way.
+
+    A filled honeypot is accepted as SPAM without a CAPTCHA check, so a bot sees the same success
+    as a person and learns nothing. The CAPTCHA is checked only once the form is valid: a token
+    is good for one check, and a visitor correcting a typo should not have to solve it again.
+    """
+    enforce_rate_limits(form_name, client_ip)
+    form = form_class(data)
+    if not form.is_valid():
+        raise InvalidSubmission(form)
+    spam = bool(str(data.get(HONEYPOT_FIELD) or "").strip())
+    provider = captcha_provider()
+    if provider and not spam:
+        verify_captcha(provider, str(data.get(provider.response_field) or ""), client_ip)
+    return services.accept_submission(
+        form_name=form_name,
+        data=form.cleaned_data,
+        client_ip=client_ip,
+        user_agent=user_agent,
+        user=user,
+        spam=spam,
+    )
+
+
+# --- Origins and redirects -----------------------------------------------------------------------
+
+
+def is_allowed_origin(origin: str, own_origin: str) -> bool:
+    return origin == own_origin or origin in settings.INBOX_INTAKE_ALLOWED_ORIGINS
+
+
+def check_origin(origin: str | None, own_origin: str) -> None:
+    """Refuse a browser request from a page on a site that is not allowed.
+
+    Browsers send Origin with every cross-origin POST. A request without one does not come from a
+    page on another site (a script could send any Origin it likes: the rate limits guard there).
+    """
+    if origin is not None and not is_allowed_origin(origin, own_origin):
+        raise OriginNotAllowed("Submissions from this site are not accepted.")
+
+
+def frame_ancestors() -> str:
+    """The Content-Security-Policy that lets only this site and the allowed origins frame a page."""
+    return " ".join(["frame-ancestors", "'self'", *settings.INBOX_INTAKE_ALLOWED_ORIGINS])
+
+
+def safe_redirect_url(url, own_origin: str) -> str | None:
+    """`url` if it stays on this site or goes to an allowed origin, else None: no open redirect.
+
+    Django's check refuses other schemes (javascript:), scheme-relative `//host` and backslash
+    tricks; the origin comparison then makes http:// and https:// of one host two different places.
+    """
+    origins = {own_origin, *settings.INBOX_INTAKE_ALLOWED_ORIGINS}
+    hosts = {urlsplit(origin).netloc for origin in origins}
+    if not isinstance(url, str) or not url_has_allowed_host_and_scheme(url, allowed_hosts=hosts):
+        return None
+    parts = urlsplit(url.strip())
+    if parts.netloc and f"{parts.scheme}://{parts.netloc}" not in origins:
+        return None
+    return url.strip()
+
+
+# --- Client IP, size and rate limits -------------------------------------------------------------
+
+
+def client_ip(remote_addr: str, forwarded_for: str | None) -> str | None:
+    """The visitor's IP address, behind INBOX_INTAKE_TRUSTED_PROXY_COUNT reverse proxies.
+
+    Each proxy appends the address it received the request from to X-Forwarded-For, so the
+    client is the entry that many places from the right; entries further left were written by
+    the client itself and may be forged. Without trusted proxies the header is ignored.
+    """
+    proxies = settings.INBOX_INTAKE_TRUSTED_PROXY_COUNT
+    hops = [remote_addr]
+    if proxies:
+        hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()] + hops
+    candidate = hops[max(len(hops) - 1 - proxies, 0)]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return None
+
+
+def check_size(content_length: str | None) -> None:
+    """Refuse a request body over INBOX_INTAKE_MAX_REQUEST_BYTES before anything reads it."""
+    limit = settings.INBOX_INTAKE_MAX_REQUEST_BYTES
+    try:
+        length = int(content_length or 0)
+    except ValueError:
+        length = 0  # Django reads no body without a valid Content-Length either
+    if length > limit:
+        raise TooLarge(f"This submission is too large: at most {limit:,} bytes can be sent.")
+
+
+def enforce_rate_limits(form_name: str, ip: str | None, *, now: float | None = None) -> None:
+    """Count one submission against the per-IP and the per-form limit of the current window.
+
+    Fixed windows of INBOX_INTAKE_RATE_LIMIT_WINDOW seconds, counted in the Django cache. A client
+    already over its own limit is refused before it uses up the form's shared budget.
+    """
+    window = settings.INBOX_INTAKE_RATE_LIMIT_WINDOW
+    now = time.time() if now is None else now
+    window_start = int(now // window) * window
+    retry_after = math.ceil(window_start + window - now)
+    for scope, limit in (
+        (f"ip:{form_name}:{ip or 'unknown'}", settings.INBOX_INTAKE_RATE_LIMIT_PER_IP),
+        (f"form:{form_name}", settings.INBOX_INTAKE_RATE_LIMIT_PER_FORM),
+    ):
+        if limit and _count(f"inbox_intake:rate:{scope}:{window_start}", window) > limit:
+            minutes = math.ceil(retry_after / 60)
+            raise RateLimited(
+                "Too many submissions: please wait "
+                f"{'a minute' if minutes == 1 else f'{minutes} minutes'} and send it again.",
+                retry_after=retry_after,
+            )
+
+
+def _count(key: str, timeout: int) -> int:
+    cache.add(key, 0, timeout)
+    try:
+        return cache.incr(key)
+    except ValueError:  # the window expired between add and incr
+        cache.set(key, 1, timeout)
+        return 1
+
+
+# --- Request bodies ------------------------------------------------------------------------------
+
+
+def parse_json_body(body: bytes) -> dict:
+    """A JSON submission: one object whose values are plain strings, numbers, booleans or null."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        raise MalformedBody("The request body is not valid JSON.") from None
+    if not isinstance(data, dict):
+        raise MalformedBody("The request body must be a JSON object of field names and values.")
+    if any(isinstance(value, dict | list) for value in data.values()):
+        raise MalformedBody("Each field's value must be a string, a number, a boolean or null.")
+    return data
+
+
+# --- CAPTCHA -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CaptchaProvider:
+    name: str
+    script_url: str
+    widget_class: str
+    #: The input the provider's widget adds to the form, holding the token to verify.
+    response_field: str
+    verify_url: str
+
+
+CAPTCHA_PROVIDERS = {
+    "turnstile": CaptchaProvider(
+        name="turnstile",
+        script_url="https://challenges.cloudflare.com/turnstile/v0/api.js",
+        widget_class="cf-turnstile",
+        response_field="cf-turnstile-response",
+        verify_url="https://challenges.cloudflare.com/turnstile/v0/siteverify",
+    ),
+    "hcaptcha": CaptchaProvider(
+        name="hcaptcha",
+        script_url="https://js.hcaptcha.com/1/api.js",
+        widget_class="h-captcha",
+        response_field="h-captcha-response",
+        verify_url="https://api.hcaptcha.com/siteverify",
+    ),
+}
+#: Verification error codes that mean our side is wrong (keys, request), not the visitor's answer.
+CAPTCHA_SERVER_ERRORS = {
+    "missing-input-secret",
+    "invalid-input-secret",
+    "sitekey-secret-mismatch",
+    "bad-request",
+    "internal-error",
+}
+CAPTCHA_UNAVAILABLE = (
+    "We could not check that you are human right now. Please try again in a few minutes."
+)
+
+
+def captcha_provider() -> CaptchaProvider | None:
+    """The configured CAPTCHA, or None when its keys are not both set."""
+    if settings.INBOX_INTAKE_CAPTCHA_SITE_KEY and settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY:
+        return CAPTCHA_PROVIDERS[settings.INBOX_INTAKE_CAPTCHA_PROVIDER]
+    return None
+
+
+def verify_captcha(provider: CaptchaProvider, token: str, ip: str | None) -> None:
+    """Ask the provider whether `token` is a solved challenge. An outage refuses the submission
+    (503): letting it through would switch the CAPTCHA off whenever the provider is down."""
+    if not token:
+        raise CaptchaFailed("Please complete the check that you are human.")
+    payload = {"secret": settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY, "response": token}
+    if ip:
+        payload["remoteip"] = ip
+    try:
+        response = requests.post(
+            provider.verify_url, data=payload, timeout=settings.INBOX_INTAKE_CAPTCHA_TIMEOUT
+        )
+        response.raise_for_status()
+        result = response.json()
+    except requests.RequestException as error:
+        # The exception's text could carry request details; its type says enough.
+        logger.error("CAPTCHA verification (%s) failed: %s", provider.name, type(error).__name__)
+        raise CaptchaUnavailable(CAPTCHA_UNAVAILABLE) from None
+    if not isinstance(result, dict):
+        logger.error("CAPTCHA verification (%s) answered something unexpected", provider.name)
+        raise CaptchaUnavailable(CAPTCHA_UNAVAILABLE)
+    if result.get("success") is True:
+        return
+    codes = set(result.get("error-codes") or [])
+    if codes & CAPTCHA_SERVER_ERRORS:
+        logger.error(
+            "CAPTCHA verification (%s) refused our request: %s", provider.name, sorted(codes)
+        )
+        raise CaptchaUnavailable(CAPTCHA_UNAVAILABLE)
+    raise CaptchaFailed("The check that you are human did not succeed. Please try it again.")

@@ -1,0 +1,215 @@
+/* Inbox Intake script embed: renders an intake form into the host page and sends it with fetch.
+ *
+ *   <div id="contact-form"></div>
+ *   <script src="https://forms.example.com/intake/contact/embed.js" data-target="#contact-form" async></script>
+ *
+ * The same file serves every form: it reads the fields from schema.json beside its own URL.
+ * data-target: where to render (a CSS selector; default: just before this script).
+ * data-next:   a page on an allowed origin to open after a successful submission.
+ * No dependencies and no build step; the host page may restyle the .inbox-intake-* classes.
+ */
+(function () {
+  "use strict";
+
+  var script = document.currentScript;
+  var formUrl = new URL("./", script.src).href;
+  var container = script.dataset.target && document.querySelector(script.dataset.target);
+  if (!container) {
+    container = document.createElement("div");
+    script.parentNode.insertBefore(container, script);
+  }
+  // Ids stay unique with several embeds on one page.
+  var idPrefix = "inbox-intake-" + Math.random().toString(36).slice(2, 8) + "-";
+  var STYLE =
+    ".inbox-intake-field{margin:0 0 1rem}" +
+    ".inbox-intake-field label{display:block;font-weight:600;margin-bottom:.25rem}" +
+    ".inbox-intake-field.inbox-intake-checkbox label{display:inline;font-weight:normal}" +
+    ".inbox-intake-field input:not([type=checkbox]),.inbox-intake-field textarea" +
+    "{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}" +
+    ".inbox-intake-field [aria-invalid=true]{border-color:#b3261e}" +
+    ".inbox-intake-error{color:#b3261e;margin:.25rem 0 0;font-size:.9em}" +
+    ".inbox-intake-honeypot{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}";
+
+  function element(tag, attributes, text) {
+    var node = document.createElement(tag);
+    Object.keys(attributes || {}).forEach(function (name) {
+      node.setAttribute(name, attributes[name]);
+    });
+    if (text) {
+      node.textContent = text;
+    }
+    return node;
+  }
+
+  function addStyle() {
+    if (!document.getElementById("inbox-intake-style")) {
+      document.head.appendChild(element("style", { id: "inbox-intake-style" }, STYLE));
+    }
+  }
+
+  function field(spec) {
+    var id = idPrefix + spec.name;
+    var checkbox = spec.type === "checkbox";
+    var wrapper = element("div", {
+      class: "inbox-intake-field" + (checkbox ? " inbox-intake-checkbox" : ""),
+    });
+    var input =
+      spec.type === "textarea" ? element("textarea", { rows: "6" }) : element("input", { type: spec.type });
+    input.id = id;
+    input.name = spec.name;
+    input.required = spec.required && !checkbox;
+    if (spec.max_length) {
+      input.maxLength = spec.max_length;
+    }
+    if (spec.autocomplete) {
+      input.setAttribute("autocomplete", spec.autocomplete);
+    }
+    var label = element("label", { for: id }, spec.label);
+    var error = element("p", { id: id + "-error", class: "inbox-intake-error", hidden: "" });
+    if (checkbox) {
+      wrapper.append(input, " ", label, error);
+    } else {
+      wrapper.append(label, input, error);
+    }
+    return wrapper;
+  }
+
+  function honeypot(name) {
+    // Off screen, out of the Tab order and hidden from screen readers: only bots fill it in.
+    var wrapper = element("div", { class: "inbox-intake-honeypot", "aria-hidden": "true" });
+    var input = element("input", { type: "text", name: name, id: idPrefix + name, tabindex: "-1", autocomplete: "off" });
+    wrapper.append(element("label", { for: idPrefix + name }, "Leave this field empty"), input);
+    return wrapper;
+  }
+
+  function captcha(spec) {
+    // The provider's script turns this into its widget, which adds the response input to the form.
+    if (!document.querySelector('script[src="' + spec.script_url + '"]')) {
+      document.head.appendChild(element("script", { src: spec.script_url, async: "" }));
+    }
+    return element("div", { class: "inbox-intake-field " + spec.widget_class, "data-sitekey": spec.site_key });
+  }
+
+  function values(form) {
+    var data = {};
+    Array.prototype.forEach.call(form.elements, function (input) {
+      if (input.name) {
+        data[input.name] = input.type === "checkbox" ? input.checked : input.value;
+      }
+    });
+    if (script.dataset.next) {
+      data.next = script.dataset.next;
+    }
+    return data;
+  }
+
+  function clearErrors(form) {
+    form.querySelectorAll("[aria-invalid]").forEach(function (input) {
+      input.removeAttribute("aria-invalid");
+      input.removeAttribute("aria-describedby");
+    });
+    form.querySelectorAll(".inbox-intake-error").forEach(function (error) {
+      error.hidden = true;
+      error.textContent = "";
+    });
+  }
+
+  // Field errors go beside their fields; the rest (and the outcome) to the live region.
+  function showErrors(form, status, errors) {
+    var general = [];
+    var firstInvalid = null;
+    Object.keys(errors).forEach(function (name) {
+      var messages = errors[name].map(function (error) {
+        return error.message;
+      });
+      var input = form.elements.namedItem(name);
+      var error = input && document.getElementById(input.id + "-error");
+      if (!error) {
+        general = general.concat(messages);
+        return;
+      }
+      error.textContent = messages.join(" ");
+      error.hidden = false;
+      input.setAttribute("aria-invalid", "true");
+      input.setAttribute("aria-describedby", error.id);
+      firstInvalid = firstInvalid || input;
+    });
+    status.textContent = general.length ? general.join(" ") : "Please correct the fields marked below.";
+    if (firstInvalid) {
+      firstInvalid.focus();
+    }
+  }
+
+  function resetCaptcha() {
+    // A CAPTCHA answer is good for one check only.
+    var widget = window.turnstile || window.hcaptcha;
+    if (widget) {
+      widget.reset();
+    }
+  }
+
+  function render(schema) {
+    addStyle();
+    var form = element("form", { class: "inbox-intake", novalidate: "" });
+    var status = element("div", { class: "inbox-intake-status", role: "status", "aria-live": "polite" });
+    form.appendChild(honeypot(schema.honeypot));
+    schema.fields.forEach(function (spec) {
+      form.appendChild(field(spec));
+    });
+    if (schema.captcha) {
+      form.appendChild(captcha(schema.captcha));
+    }
+    var button = element("button", { type: "submit" }, "Send");
+    form.appendChild(button);
+    container.replaceChildren(form, status);
+
+    form.addEventListener("submit", function (event) {
+      event.preventDefault();
+      clearErrors(form);
+      button.disabled = true;
+      status.textContent = "Sending…";
+      fetch(schema.action, {
+        method: "POST",
+        headers: { Accept: "application/json", "Content-Type": "application/json" },
+        body: JSON.stringify(values(form)),
+      })
+        .then(function (response) {
+          return response.json().then(function (body) {
+            return { ok: response.ok, body: body };
+          });
+        })
+        .then(function (answer) {
+          if (answer.ok) {
+            form.remove();
+            status.textContent = "Thank you! " + answer.body.message;
+            if (answer.body.redirect) {
+              window.location.assign(answer.body.redirect);
+            }
+            return;
+          }
+          showErrors(form, status, answer.body.errors || {});
+          if (schema.captcha) {
+            resetCaptcha();
+          }
+        })
+        .catch(function () {
+          status.textContent = "The form could not be sent. Please try again in a moment.";
+        })
+        .finally(function () {
+          button.disabled = false;
+        });
+    });
+  }
+
+  fetch(formUrl + "schema.json", { headers: { Accept: "application/json" } })
+    .then(function (response) {
+      if (!response.ok) {
+        throw new Error("schema " + response.status);
+      }
+      return response.json();
+    })
+    .then(render)
+    .catch(function () {
+      container.textContent = "The form could not be loaded. Please try again later.";
+    });
+})();

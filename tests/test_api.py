@@ -1,0 +1,395 @@
+"""The JSON endpoint (POST /intake/<form>/ with Accept: application/json), CORS, the schema and
+the script embed's file."""
+
+import json
+from urllib.parse import urlencode
+
+import pytest
+import responses
+from django.core.cache import cache
+from django.test import Client
+
+from inbox_intake import protection
+from inbox_intake.models import Submission
+
+FORM_URL = "/intake/contact/"
+SCHEMA_URL = "/intake/contact/schema.json"
+LANDING = "https://landing.example"
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    cache.clear()
+
+
+@pytest.fixture(autouse=True)
+def allowed_origins(settings):
+    settings.INBOX_INTAKE_ALLOWED_ORIGINS = [LANDING]
+
+
+@pytest.fixture
+def api(django_capture_on_commit_callbacks):
+    """POST to the JSON endpoint as a page on LANDING would (with CSRF checks on, as in a
+    browser); return the response and the callbacks scheduled on commit."""
+    client = Client(enforce_csrf_checks=True)
+
+    def post(data, *, origin=LANDING, content_type="application/json", **extra):
+        as_json = content_type == "application/json" and not isinstance(data, str)
+        body = json.dumps(data) if as_json else data
+        headers = {"Accept": "application/json", **({"Origin": origin} if origin else {})}
+        with django_capture_on_commit_callbacks() as callbacks:
+            response = client.post(
+                FORM_URL, body, content_type=content_type, headers=headers, **extra
+            )
+        return response, callbacks
+
+    return post
+
+
+def errors(response) -> dict:
+    return response.json()["errors"]
+
+
+# --- 201 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_json_submission_is_accepted_with_its_reference(api, contact_data):
+    contact_data["subscribe_newsletter"] = True
+
+    response, callbacks = api(contact_data, REMOTE_ADDR="203.0.113.9")
+
+    assert response.status_code == 201
+    submission = Submission.objects.get()
+    assert response.json() == {
+        "reference": str(submission.reference),
+        "message": "We received your message and will get back to you soon.",
+        "redirect": None,
+    }
+    assert submission.status == Submission.Status.QUEUED
+    assert submission.data["subscribe_newsletter"] is True
+    assert submission.client_ip == "203.0.113.9"
+    assert len(callbacks) == 1
+    assert response["Access-Control-Allow-Origin"] == LANDING
+    assert "Origin" in response["Vary"]
+
+
+@pytest.mark.django_db
+def test_form_encoded_body_is_accepted_too(api, contact_data):
+    response, _ = api(urlencode(contact_data), content_type="application/x-www-form-urlencoded")
+
+    assert response.status_code == 201
+    assert Submission.objects.get().data["subscribe_newsletter"] is True
+
+
+@pytest.mark.django_db
+def test_json_path_needs_no_csrf_token_and_takes_no_cookie_identity(
+    api, contact_data, django_user_model
+):
+    """Cross-origin calls carry no session; a same-site one must not act as its user either."""
+    from inbox_intake.models import WixMemberLink
+
+    user = django_user_model.objects.create_user("member", password="pw-123456")
+    WixMemberLink.objects.create(user=user, member_id="88888888-8888-4888-8888-888888888888")
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(user)
+
+    response = client.post(
+        FORM_URL,
+        json.dumps(contact_data),
+        content_type="application/json",
+        headers={"Accept": "application/json", "Origin": LANDING},
+    )
+
+    assert response.status_code == 201
+    assert Submission.objects.get().wix_member_id == ""
+
+
+@pytest.mark.django_db
+def test_request_without_origin_is_not_a_cross_site_browser_and_is_accepted(api, contact_data):
+    response, _ = api(contact_data, origin=None)
+
+    assert response.status_code == 201
+    assert "Access-Control-Allow-Origin" not in response
+
+
+@pytest.mark.django_db
+def test_same_origin_script_may_post(api, contact_data):
+    response, _ = api(contact_data, origin="http://testserver")
+
+    assert response.status_code == 201
+
+
+@pytest.mark.django_db
+def test_honeypot_gets_the_same_success_but_is_stored_as_spam(api, contact_data):
+    contact_data[protection.HONEYPOT_FIELD] = "http://spam.example"
+
+    response, callbacks = api(contact_data)
+
+    assert response.status_code == 201
+    submission = Submission.objects.get()
+    assert response.json() == {
+        "reference": str(submission.reference),
+        "message": "We received your message and will get back to you soon.",
+        "redirect": None,
+    }
+    assert submission.status == Submission.Status.SPAM
+    assert not callbacks
+
+
+@pytest.mark.django_db
+def test_redirect_is_returned_only_for_allowed_origins(api, contact_data):
+    contact_data["next"] = "https://landing.example/thank-you/"
+    allowed, _ = api(contact_data)
+    contact_data["next"] = "https://evil.com/phish"
+    evil, _ = api(contact_data)
+    contact_data["next"] = "/intake/contact/thanks/"
+    own_site, _ = api(contact_data)
+
+    assert allowed.json()["redirect"] == "https://landing.example/thank-you/"
+    assert evil.json()["redirect"] is None
+    assert own_site.json()["redirect"] == "http://testserver/intake/contact/thanks/"
+
+
+# --- 400 -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_field_errors_have_the_documented_shape(api, contact_data):
+    contact_data["email"] = "not-an-email"
+    del contact_data["last_name"]
+
+    response, callbacks = api(contact_data)
+
+    assert response.status_code == 400
+    assert errors(response) == {
+        "last_name": [{"message": "This field is required.", "code": "required"}],
+        "email": [{"message": "Enter a valid email address.", "code": "invalid"}],
+    }
+    assert response["Access-Control-Allow-Origin"] == LANDING, "the page must read its errors"
+    assert not Submission.objects.exists()
+    assert not callbacks
+
+
+@pytest.mark.django_db
+def test_a_field_over_its_length_is_a_field_error(api, contact_data, settings):
+    contact_data["message"] = "x" * (settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH + 1)
+
+    response, _ = api(contact_data)
+
+    assert response.status_code == 400
+    assert errors(response)["message"][0]["code"] == "max_length"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ("{oops", "The request body is not valid JSON."),
+        ('["Jane"]', "The request body must be a JSON object of field names and values."),
+    ],
+)
+def test_malformed_json_is_400(api, body, message):
+    response, _ = api(body)
+
+    assert response.status_code == 400
+    assert errors(response) == {"__all__": [{"message": message, "code": "malformed_body"}]}
+
+
+# --- 403, 413, 415, 429, 503 ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("origin", ["https://evil.example", "http://landing.example", "null"])
+def test_origin_not_allowed_is_403_without_cors_headers(api, contact_data, origin):
+    response, callbacks = api(contact_data, origin=origin)
+
+    assert response.status_code == 403
+    assert errors(response)["__all__"][0]["code"] == "origin_not_allowed"
+    assert "Access-Control-Allow-Origin" not in response
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_body_over_the_limit_is_413(api, contact_data, settings):
+    settings.INBOX_INTAKE_MAX_REQUEST_BYTES = 200
+    contact_data["message"] = "x" * 300
+
+    response, _ = api(contact_data)
+
+    assert response.status_code == 413
+    assert errors(response) == {
+        "__all__": [{"message": "This submission is too large: at most 200 bytes can be sent.",
+                     "code": "too_large"}]
+    }  # fmt: skip
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("content_type", ["text/plain", "application/xml"])
+def test_unsupported_content_type_is_415(api, content_type):
+    response, _ = api("first_name=Jane", content_type=content_type)
+
+    assert response.status_code == 415
+    assert errors(response)["__all__"][0]["code"] == "unsupported_media_type"
+
+
+@pytest.mark.django_db
+def test_rate_limited_is_429_with_retry_after(api, contact_data, settings):
+    settings.INBOX_INTAKE_RATE_LIMIT_PER_IP = 2
+    api(contact_data)
+    api(contact_data)
+
+    response, callbacks = api(contact_data)
+
+    assert response.status_code == 429
+    assert 0 < int(response["Retry-After"]) <= settings.INBOX_INTAKE_RATE_LIMIT_WINDOW
+    assert errors(response)["__all__"][0]["code"] == "rate_limited"
+    assert response["Access-Control-Expose-Headers"] == "Retry-After"
+    assert Submission.objects.count() == 2
+    assert not callbacks
+
+
+@pytest.mark.django_db
+def test_rate_limit_follows_the_client_behind_trusted_proxies(api, contact_data, settings):
+    settings.INBOX_INTAKE_RATE_LIMIT_PER_IP = 1
+    settings.INBOX_INTAKE_TRUSTED_PROXY_COUNT = 1
+    proxy = {"REMOTE_ADDR": "10.0.0.1"}
+
+    first, _ = api(contact_data, HTTP_X_FORWARDED_FOR="203.0.113.1", **proxy)
+    other_client, _ = api(contact_data, HTTP_X_FORWARDED_FOR="203.0.113.2", **proxy)
+    forged, _ = api(contact_data, HTTP_X_FORWARDED_FOR="9.9.9.9, 203.0.113.1", **proxy)
+
+    assert (first.status_code, other_client.status_code, forged.status_code) == (201, 201, 429)
+    assert set(Submission.objects.values_list("client_ip", flat=True)) == {
+        "203.0.113.1",
+        "203.0.113.2",
+    }
+
+
+@pytest.mark.django_db
+@responses.activate
+def test_captcha_outage_is_503(api, contact_data, settings):
+    settings.INBOX_INTAKE_CAPTCHA_SITE_KEY = "site-key"
+    settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY = "secret"
+    responses.post(protection.CAPTCHA_PROVIDERS["turnstile"].verify_url, status=500)
+    contact_data["cf-turnstile-response"] = "token"
+
+    response, _ = api(contact_data)
+
+    assert response.status_code == 503
+    assert errors(response)["__all__"][0]["code"] == "captcha_unavailable"
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_missing_captcha_answer_is_400(api, contact_data, settings):
+    settings.INBOX_INTAKE_CAPTCHA_SITE_KEY = "site-key"
+    settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY = "secret"
+
+    response, _ = api(contact_data)
+
+    assert response.status_code == 400
+    assert errors(response)["__all__"][0]["code"] == "captcha_failed"
+
+
+# --- CORS preflight ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", [FORM_URL, SCHEMA_URL])
+def test_preflight_from_an_allowed_origin(client, url):
+    response = client.options(
+        url,
+        headers={
+            "Origin": LANDING,
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "content-type",
+        },
+    )
+
+    assert response.status_code == 204
+    assert response["Access-Control-Allow-Origin"] == LANDING
+    assert "POST" in response["Access-Control-Allow-Methods"]
+    assert "Content-Type" in response["Access-Control-Allow-Headers"]
+    assert "Access-Control-Allow-Credentials" not in response
+    assert "Origin" in response["Vary"]
+
+
+@pytest.mark.parametrize("origin", ["https://evil.example", None])
+def test_preflight_from_another_origin_is_refused(client, origin):
+    headers = {"Access-Control-Request-Method": "POST"}
+    if origin:
+        headers["Origin"] = origin
+
+    response = client.options(FORM_URL, headers=headers)
+
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response
+
+
+# --- Schema and script ---------------------------------------------------------------------------
+
+
+def test_schema_describes_the_fields_and_where_to_send_them(client):
+    response = client.get(SCHEMA_URL, headers={"Origin": LANDING})
+
+    assert response.status_code == 200
+    assert response["Access-Control-Allow-Origin"] == LANDING
+    schema = response.json()
+    assert schema["form"] == "contact"
+    assert schema["action"] == "http://testserver/intake/contact/"
+    assert schema["honeypot"] == protection.HONEYPOT_FIELD
+    assert schema["captcha"] is None
+    assert [field["name"] for field in schema["fields"]] == [
+        "first_name",
+        "last_name",
+        "email",
+        "phone",
+        "message",
+        "subscribe_newsletter",
+    ]
+
+
+def test_schema_for_another_origin_has_no_cors_header(client):
+    response = client.get(SCHEMA_URL, headers={"Origin": "https://evil.example"})
+
+    assert "Access-Control-Allow-Origin" not in response
+
+
+def test_schema_tells_the_captcha_widget_but_never_the_secret(client, settings):
+    settings.INBOX_INTAKE_CAPTCHA_PROVIDER = "hcaptcha"
+    settings.INBOX_INTAKE_CAPTCHA_SITE_KEY = "public-site-key"
+    settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY = "the-secret"
+
+    response = client.get(SCHEMA_URL)
+
+    assert response.json()["captcha"] == {
+        "provider": "hcaptcha",
+        "site_key": "public-site-key",
+        "script_url": "https://js.hcaptcha.com/1/api.js",
+        "widget_class": "h-captcha",
+    }
+    assert b"the-secret" not in response.content
+
+
+def test_embed_script_is_served_per_form_as_javascript(client):
+    response = client.get("/intake/contact/embed.js")
+
+    assert response.status_code == 200
+    assert response["Content-Type"] == "text/javascript"
+    assert b"schema.json" in b"".join(response.streaming_content)
+
+
+@pytest.mark.parametrize(
+    "url", ["/intake/nope/schema.json", "/intake/nope/embed.js", "/intake/nope/embed/"]
+)
+def test_unknown_form_is_404_everywhere(client, url):
+    assert client.get(url).status_code == 404
+
+
+def test_unknown_form_json_post_is_404(contact_data):
+    response = Client().post(
+        "/intake/nope/", contact_data, headers={"Accept": "application/json", "Origin": LANDING}
+    )
+
+    assert response.status_code == 404
