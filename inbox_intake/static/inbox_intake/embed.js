@@ -134,7 +134,7 @@
       input.setAttribute("aria-describedby", error.id);
       firstInvalid = firstInvalid || input;
     });
-    status.textContent = general.length ? general.join(" ") : "Please correct the fields marked below.";
+    status.textContent = general.length ? general.join(" ") : "Please correct the marked fields.";
     if (firstInvalid) {
       firstInvalid.focus();
     }

@@ -1,0 +1,216 @@
+"""The embeds in headless Chromium, as a visitor of another site meets them: a host page served
+from a second origin (http.server on 127.0.0.1; the live server is `localhost`, another site)
+embeds the form by iframe and by script, with the README's snippets; submissions go through a
+real Celery worker to the Wix sandbox."""
+
+import http.server
+import threading
+from dataclasses import dataclass, field
+
+import pytest
+from django.core.cache import cache
+from playwright.sync_api import expect
+
+from inbox_intake.models import Submission
+from tests.conftest import wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class HostSite:
+    """Another website: serves the HTML pages put in `pages` (path → HTML)."""
+
+    origin: str
+    pages: dict = field(default_factory=dict)
+
+    def url(self, path: str) -> str:
+        return self.origin + path
+
+
+@pytest.fixture
+def host_site():
+    site = HostSite(origin="")
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            html = site.pages.get(self.path.split("?")[0])
+            if html is None:
+                self.send_error(404)
+                return
+            body = html.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    site.origin = f"http://127.0.0.1:{server.server_port}"
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield site
+    server.shutdown()
+    server.server_close()
+    thread.join()
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    cache.clear()
+
+
+@pytest.fixture
+def form_site(live_server, settings):
+    """The Django site, with the cookie settings the README gives for cross-site iframes
+    (Chromium accepts Secure cookies from http://localhost, a secure context)."""
+    assert "//localhost:" in live_server.url, "the host site must be another origin"
+    for cookie in ("CSRF", "SESSION"):
+        setattr(settings, f"{cookie}_COOKIE_SAMESITE", "None")
+        setattr(settings, f"{cookie}_COOKIE_SECURE", True)
+        setattr(settings, f"{cookie}_COOKIE_PARTITIONED", True)
+    return live_server.url
+
+
+@pytest.fixture
+def allowed_host_site(host_site, form_site, settings):
+    settings.INBOX_INTAKE_ALLOWED_ORIGINS = [host_site.origin]
+    return host_site
+
+
+def iframe_page(form_site: str, src: str) -> str:
+    return f"""<!doctype html><html lang="en"><head><title>Landing</title></head><body>
+<h1>Our landing page</h1>
+<iframe data-inbox-intake src="{form_site}{src}" title="Contact us" style="width:100%;height:120px;border:0"></iframe>
+<script src="{form_site}/static/inbox_intake/iframe-parent.js" async></script>
+</body></html>"""  # noqa: E501 (the README's snippet, on one line as it is pasted)
+
+
+def script_page(form_site: str) -> str:
+    return f"""<!doctype html><html lang="en"><head><title>Landing</title></head><body>
+<h1>Our landing page</h1>
+<div id="contact-form"></div>
+<script src="{form_site}/intake/contact/embed.js" data-target="#contact-form" async></script>
+</body></html>"""
+
+
+def fill_in(form, email: str = "jane.doe@example.com") -> None:
+    form.get_by_label("First name").fill("Jane")
+    form.get_by_label("Last name").fill("Doe")
+    form.get_by_label("Email").fill(email)
+    form.get_by_label("Message").fill("Hello from an embedded form <b>not bold</b>.")
+    form.get_by_label("Subscribe to newsletter").check()
+
+
+def sent_submission() -> Submission:
+    def find():
+        return Submission.objects.filter(status=Submission.Status.SENT).first()
+
+    return wait_until(find, timeout=60, what="the submission to reach the sandbox")
+
+
+def test_iframe_embed_submits_through_to_the_sandbox(
+    page, allowed_host_site, form_site, celery_worker
+):
+    allowed_host_site.pages["/"] = iframe_page(form_site, "/intake/contact/embed/")
+    page.goto(allowed_host_site.url("/"))
+    frame = page.frame_locator("iframe[data-inbox-intake]")
+    iframe = page.locator("iframe[data-inbox-intake]")
+
+    expect(frame.get_by_label("First name")).to_be_visible()
+    wait_until(lambda: iframe.bounding_box()["height"] > 400, what="the iframe to grow to its form")
+    fill_in(frame)
+    frame.get_by_role("button", name="Send").click()
+
+    expect(frame.get_by_text("We received your message")).to_be_visible()
+    submission = sent_submission()
+    expect(frame.get_by_text(str(submission.reference))).to_be_visible()
+    assert submission.data["message"] == "Hello from an embedded form <b>not bold</b>."
+    assert submission.data["subscribe_newsletter"] is True
+    wait_until(lambda: iframe.bounding_box()["height"] < 400, what="the iframe to shrink")
+
+
+def test_script_embed_submits_through_to_the_sandbox(
+    page, allowed_host_site, form_site, celery_worker
+):
+    allowed_host_site.pages["/"] = script_page(form_site)
+    page.goto(allowed_host_site.url("/"))
+    form = page.locator("#contact-form")
+
+    fill_in(form)
+    form.get_by_role("button", name="Send").click()
+
+    expect(page.get_by_role("status")).to_have_text(
+        "Thank you! We received your message and will get back to you soon."
+    )
+    submission = sent_submission()
+    assert submission.email == "jane.doe@example.com"
+    assert submission.data["subscribe_newsletter"] is True
+
+
+def test_script_embed_shows_field_errors_inline(page, allowed_host_site, form_site):
+    allowed_host_site.pages["/"] = script_page(form_site)
+    page.goto(allowed_host_site.url("/"))
+    form = page.locator("#contact-form")
+
+    fill_in(form, email="not-an-email")
+    form.get_by_role("button", name="Send").click()
+
+    email = form.get_by_label("Email")
+    expect(email).to_have_attribute("aria-invalid", "true")
+    error_id = email.get_attribute("aria-describedby")
+    expect(page.locator(f"#{error_id}")).to_have_text("Enter a valid email address.")
+    expect(email).to_be_focused()
+    expect(form.get_by_label("First name")).not_to_have_attribute("aria-invalid", "true")
+    assert not Submission.objects.exists()
+
+    email.fill("jane@example.com")
+    form.get_by_role("button", name="Send").click()
+
+    expect(page.get_by_role("status")).to_contain_text("We received your message")
+    assert Submission.objects.get().email == "jane@example.com"
+
+
+def test_iframe_embed_sends_the_host_page_to_its_next_page(page, allowed_host_site, form_site):
+    allowed_host_site.pages["/"] = iframe_page(
+        form_site, f"/intake/contact/embed/?next={allowed_host_site.origin}/thanks"
+    )
+    allowed_host_site.pages["/thanks"] = "<!doctype html><title>Thanks</title><p>Landed."
+    page.goto(allowed_host_site.url("/"))
+    frame = page.frame_locator("iframe[data-inbox-intake]")
+
+    fill_in(frame)
+    frame.get_by_role("button", name="Send").click()
+
+    page.wait_for_url(allowed_host_site.url("/thanks"))
+    assert Submission.objects.get().status == Submission.Status.QUEUED
+
+
+def test_a_site_not_allowed_cannot_frame_the_form(page, host_site, form_site):
+    host_site.pages["/"] = iframe_page(form_site, "/intake/contact/embed/")
+    page.goto(host_site.url("/"))
+
+    (embedded,) = page.main_frame.child_frames
+    assert not embedded.url.startswith(form_site), "the browser refused to load it"
+    assert page.frame_locator("iframe").locator("input").count() == 0
+
+
+def test_the_plain_form_page_cannot_be_framed_even_by_an_allowed_site(
+    page, allowed_host_site, form_site
+):
+    allowed_host_site.pages["/"] = iframe_page(form_site, "/intake/contact/")
+    page.goto(allowed_host_site.url("/"))
+
+    assert page.frame_locator("iframe").locator("input").count() == 0
+
+
+def test_a_site_not_allowed_cannot_use_the_script_embed(page, host_site, form_site):
+    host_site.pages["/"] = script_page(form_site)
+    page.goto(host_site.url("/"))
+
+    expect(page.locator("#contact-form")).to_have_text(
+        "The form could not be loaded. Please try again later."
+    )
