@@ -194,7 +194,7 @@ if INBOX_INTAKE_PURGE_MODE not in ("delete", "anonymise"):
     raise ValueError("INBOX_INTAKE_PURGE_MODE must be 'delete' or 'anonymise'.")
 
 # Embedding the form on other sites, and protecting it (see README "Embedding the form").
-# Origins (scheme://host[:port]) that may frame the form, call its JSON endpoint and be redirected to.
+# Origins (scheme://host[:port]) that may frame the form, call its JSON endpoint, be redirected to.
 INBOX_INTAKE_ALLOWED_ORIGINS = env.list("INBOX_INTAKE_ALLOWED_ORIGINS", default=[])
 for _origin in INBOX_INTAKE_ALLOWED_ORIGINS:
     # They end up in a Content-Security-Policy header: nothing but a plain origin may get there.
@@ -203,7 +203,7 @@ for _origin in INBOX_INTAKE_ALLOWED_ORIGINS:
             f"INBOX_INTAKE_ALLOWED_ORIGINS: {_origin!r} is not a lower-case origin "
             "such as https://www.example.com"
         )
-# How many reverse proxies in front of the site append to X-Forwarded-For (0: none, trust no header).
+# Reverse proxies in front of the site that append to X-Forwarded-For (0: trust no such header).
 INBOX_INTAKE_TRUSTED_PROXY_COUNT = env.int("INBOX_INTAKE_TRUSTED_PROXY_COUNT", default=0)
 # Submissions (any POST) allowed per window: from one client IP to one form, and to one form in all.
 # 0 turns a limit off.
@@ -238,4 +238,7 @@ for _cookie, _secure, _samesite, _partitioned in (
 ):
     # Browsers silently drop such a cookie; failing here is clearer than a CSRF error in the iframe.
     if (_samesite == "None" or _partitioned) and not _secure:
-        raise ValueError(f"{_cookie}_COOKIE_SAMESITE=None and _PARTITIONED need {_cookie}_COOKIE_SECURE.")
+        raise ValueError(
+            f"{_cookie}_COOKIE_SAMESITE=None and {_cookie}_COOKIE_PARTITIONED need "
+            f"{_cookie}_COOKIE_SECURE=true."
+        )
