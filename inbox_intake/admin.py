@@ -1,19 +1,201 @@
-"""Staff review of every submission and every delivery attempt. Nothing submitted is editable."""
+"""Staff review of every submission and every delivery attempt. Nothing submitted is editable.
+
+The admin only shows things and calls services: retrying, discarding, counting and exporting are
+done by the same functions the management commands and the relay use.
+"""
+
+import json
+from calendar import monthrange
+from dataclasses import dataclass
+from datetime import date
+from functools import cached_property
+from itertools import chain
+from typing import NamedTuple
 
 from django.contrib import admin, messages
+from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
+from django.contrib.admin.views.main import ChangeList
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.db import connections
+from django.db.models import Max, Min
+from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.shortcuts import redirect
+from django.urls import path
+from django.utils import formats, timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
+from django.utils.text import Truncator, capfirst
+from django.views.decorators.http import require_POST
 
 from . import services
+from .forms import INTAKE_FORMS
+from .messages import MessageTooLarge
 from .models import DeliveryAttempt, Submission, WixMemberLink
+
+Status = Submission.Status
+
+
+class EstimatedCountPaginator(Paginator):
+    """Counting every row of a big table is a full scan on PostgreSQL; the unfiltered list uses
+    the planner's row estimate instead. Filtered lists, and small tables, are counted exactly."""
+
+    exact_below = 10_000
+
+    @cached_property
+    def count(self):
+        queryset = self.object_list
+        connection = connections[queryset.db]
+        if connection.vendor == "postgresql" and not queryset.query.where:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "SELECT reltuples::bigint FROM pg_class WHERE oid = %s::regclass",
+                    [connection.ops.quote_name(queryset.model._meta.db_table)],
+                )
+                estimate = cursor.fetchone()[0]
+            if estimate >= self.exact_below:
+                return estimate
+        return super().count
+
+
+class FormFilter(admin.SimpleListFilter):
+    """The forms this site has, known without asking the database for its distinct values."""
+
+    title = "form"
+    parameter_name = "form"
+
+    def lookups(self, request, model_admin):
+        return [(name, name) for name in INTAKE_FORMS]
+
+    def queryset(self, request, queryset):
+        return queryset.filter(form_name=self.value()) if self.value() else queryset
+
+
+class ReceivedFilter(admin.DateFieldListFilter):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.title = "received"
+
+
+class SubmissionChangeList(ChangeList):
+    @cached_property
+    def date_hierarchy_links(self) -> dict:
+        """The date drill-down, as Django's admin/date_hierarchy.html takes it.
+
+        Django's own asks the database for the distinct years, months or days of the listed
+        rows, a full scan of a big table. This offers every one between the first and the last
+        submission (two index look-ups), so a quiet month may be offered and list nothing.
+        """
+        span = self.root_queryset.aggregate(first=Min("created_at"), last=Max("created_at"))
+        if not span["first"]:
+            return {"show": False}
+        first, last = timezone.localdate(span["first"]), timezone.localdate(span["last"])
+        year, month, day = (
+            int(self.params.get(f"created_at__{part}", 0)) for part in ("year", "month", "day")
+        )
+        if not year and first.year == last.year:
+            year = first.year
+            if first.month == last.month:
+                month = first.month
+
+        def choice(moment: date, title_format: str, *parts: str) -> dict:
+            filters = {f"created_at__{part}": getattr(moment, part) for part in parts}
+            return {
+                "link": self.get_query_string(filters, ["created_at__"]),
+                "title": capfirst(formats.date_format(moment, title_format)),
+            }
+
+        if year and month and day:
+            moment = date(year, month, day)
+            back = choice(moment, "YEAR_MONTH_FORMAT", "year", "month")
+            choices = [{"title": capfirst(formats.date_format(moment, "MONTH_DAY_FORMAT"))}]
+        elif year and month:
+            back = choice(date(year, month, 1), "Y", "year")
+            days = (date(year, month, n) for n in range(1, monthrange(year, month)[1] + 1))
+            choices = [
+                choice(moment, "MONTH_DAY_FORMAT", "year", "month", "day")
+                for moment in days
+                if first <= moment <= last
+            ]
+        elif year:
+            back = {"link": self.get_query_string({}, ["created_at__"]), "title": "All dates"}
+            months = (date(year, n, 1) for n in range(1, 13))
+            choices = [
+                choice(moment, "YEAR_MONTH_FORMAT", "year", "month")
+                for moment in months
+                if first.replace(day=1) <= moment <= last
+            ]
+        else:
+            back = None
+            years = (date(n, 1, 1) for n in range(first.year, last.year + 1))
+            choices = [choice(moment, "Y", "year") for moment in years]
+        return {"show": True, "back": back, "choices": choices}
+
+
+class StatusCount(NamedTuple):
+    value: str
+    label: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ChartBar:
+    day: date
+    sent: int
+    failed: int
+    x: float
+    sent_y: float
+    sent_height: float
+    failed_y: float
+    failed_height: float
+
+
+class OutcomeChart:
+    """Where the summary's bars go: one a day, sent at the bottom and failed stacked on top, all
+    on one scale, with room below for the first and last dates. The template draws them as
+    inline SVG."""
+
+    bars_height = 80
+    labels_height = 16
+    pitch = 14
+    bar_width = 10
+
+    def __init__(self, days: list[services.DayOutcome]):
+        self.width = len(days) * self.pitch
+        self.height = self.bars_height + self.labels_height
+        self.label_y = self.height - 3
+        self.peak = max((day.sent + day.failed for day in days), default=0)
+        self.total_sent = sum(day.sent for day in days)
+        self.total_failed = sum(day.failed for day in days)
+        self.first_day, self.last_day = days[0].day, days[-1].day
+        scale = self.bars_height / (self.peak or 1)
+        self.bars = []
+        for index, day in enumerate(days):
+            sent_height = round(day.sent * scale, 1)
+            failed_height = round(day.failed * scale, 1)
+            self.bars.append(
+                ChartBar(
+                    day=day.day,
+                    sent=day.sent,
+                    failed=day.failed,
+                    x=index * self.pitch + (self.pitch - self.bar_width) / 2,
+                    sent_y=self.bars_height - sent_height,
+                    sent_height=sent_height,
+                    failed_y=round(self.bars_height - sent_height - failed_height, 1),
+                    failed_height=failed_height,
+                )
+            )
 
 
 class DeliveryAttemptInline(admin.TabularInline):
     model = DeliveryAttempt
     extra = 0
     can_delete = False
+    verbose_name_plural = "delivery attempts (newest first)"
     fields = (
         "started_at",
-        "duration",
+        "took",
         "outcome",
         "http_status",
         "wix_error_code",
@@ -22,37 +204,69 @@ class DeliveryAttemptInline(admin.TabularInline):
     )
     readonly_fields = fields
 
+    def has_view_permission(self, request, obj=None):
+        # Attempts are part of a submission's story: whoever may read it reads them too.
+        return self.admin_site.get_model_admin(Submission).has_view_permission(request, obj)
+
     def has_add_permission(self, request, obj=None):
         return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="duration")
+    def took(self, attempt):
+        return f"{attempt.duration.total_seconds():.2f} s"
 
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = ("created_at", "name", "email", "status", "attempt_count", "sent_at")
-    list_filter = ("status", "form_name")
-    search_fields = ("email", "name", "=reference", "=wix_message_id")
+    list_display = (
+        "received",
+        "name",
+        "email",
+        "intake_form",
+        "status_badge",
+        "attempts",
+        "short_error",
+        "sent_at",
+    )
+    list_filter = ("status", FormFilter, ("created_at", ReceivedFilter))
+    # The fields searched; get_search_results says how, so that each lookup can use an index.
+    search_fields = ("reference", "wix_message_id", "email", "name")
+    search_help_text = "A reference, a Wix message id, an email (or how it starts), or a name."
     date_hierarchy = "created_at"
+    ordering = ("-created_at",)
+    sortable_by = ("received", "email")
+    paginator = EstimatedCountPaginator
+    show_full_result_count = False
+    # Facet counts would count the whole table once per filter; the summary has the counts.
+    show_facets = admin.ShowFacets.NEVER
     inlines = [DeliveryAttemptInline]
-    actions = ["retry_selected", "discard_selected"]
+    actions = ["retry_selected", "discard_selected", "export_selected"]
     fieldsets = (
-        ("Submission", {"fields": ("reference", "form_name", "created_at", "submitted_data")}),
+        (
+            "Submission",
+            {"fields": ("reference", "intake_form", "received", "submitted_data")},
+        ),
         (
             "Delivery",
             {
                 "fields": (
-                    "status",
+                    "status_badge",
                     "attempt_count",
                     "next_attempt_at",
                     "last_error",
                     "sent_at",
-                    "message_preview",
                 )
             },
         ),
+        ("The message as the Wix Inbox shows it", {"fields": ("message_preview",)}),
         (
             "Wix",
             {
                 "fields": (
+                    "wix_inbox_link",
                     "wix_contact_id",
                     "wix_conversation_id",
                     "wix_message_id",
@@ -64,46 +278,225 @@ class SubmissionAdmin(admin.ModelAdmin):
         ("Visitor", {"fields": ("client_ip", "user_agent")}),
     )
 
+    class Media:
+        css = {"all": ["inbox_intake/admin.css"]}
+        js = ["inbox_intake/admin.js"]
+
+    # --- Permissions: submissions are read, retried and discarded; never added, edited, deleted.
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in Submission._meta.fields] + ["submitted_data", "message_preview"]
+        return [field.name for field in Submission._meta.fields] + [
+            "intake_form",
+            "received",
+            "submitted_data",
+            "status_badge",
+            "message_preview",
+            "wix_inbox_link",
+        ]
 
     def has_add_permission(self, request):
         return False
 
-    @admin.display(description="Submitted data")
-    def submitted_data(self, obj):
-        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", obj.data.items())
-        return format_html("<table>{}</table>", rows)
+    def has_change_permission(self, request, obj=None):
+        return False
 
-    @admin.display(description="Message as Wix will show it")
-    def message_preview(self, obj):
-        message = services.form_message_for(obj)
-        rows = format_html_join(
-            "", "<tr><th>{}</th><td style='white-space:pre-wrap'>{}</td></tr>", message.fields
-        )
-        return format_html(
-            "<p><strong>{}</strong><br>{}</p><table>{}</table><p>Preview: {}</p>",
-            message.title,
-            message.description,
-            rows,
-            message.preview_text,
-        )
-
-    @admin.action(description="Retry selected submissions", permissions=["retry"])
-    def retry_selected(self, request, queryset):
-        result = services.retry_submissions(queryset)
-        self.message_user(request, result.describe("queued for delivery"), messages.SUCCESS)
-
-    @admin.action(description="Discard selected submissions", permissions=["discard"])
-    def discard_selected(self, request, queryset):
-        result = services.discard_submissions(queryset)
-        self.message_user(request, result.describe("discarded"), messages.SUCCESS)
+    def has_delete_permission(self, request, obj=None):
+        return False
 
     def has_retry_permission(self, request):
         return request.user.has_perm("inbox_intake.retry_submission")
 
     def has_discard_permission(self, request):
         return request.user.has_perm("inbox_intake.discard_submission")
+
+    # --- The list
+
+    def get_changelist(self, request, **kwargs):
+        return SubmissionChangeList
+
+    def get_search_results(self, request, queryset, search_term):
+        return services.search_submissions(queryset, search_term), False
+
+    def changelist_view(self, request, extra_context=None):
+        if request.method == "POST":
+            self._refuse_forbidden_actions(request)
+            return super().changelist_view(request, extra_context)
+        counts = services.status_counts()
+        context = {
+            "status_counts": [
+                StatusCount(value, label, counts[value]) for value, label in Status.choices
+            ],
+            "failed_count": counts[Status.FAILED],
+            "chart": OutcomeChart(services.daily_outcomes()),
+            "has_retry_permission": self.has_retry_permission(request),
+        }
+        return super().changelist_view(request, {**context, **(extra_context or {})})
+
+    def _refuse_forbidden_actions(self, request):
+        """Django quietly ignores a posted action the user may not run; refusing it says so."""
+        known = {*self.actions, *dict(self.admin_site.actions)}
+        permitted = self.get_actions(request)
+        if any(name in known and name not in permitted for name in request.POST.getlist("action")):
+            raise PermissionDenied
+
+    @admin.display(description="received", ordering="created_at")
+    def received(self, submission):
+        # Formatted here: the detail page shows a method's value as it is given.
+        return formats.localize(timezone.localtime(submission.created_at))
+
+    @admin.display(description="form")
+    def intake_form(self, submission):
+        return submission.form_name
+
+    @admin.display(description="status")
+    def status_badge(self, submission):
+        return format_html(
+            '<span class="intake-status intake-status--{}">{}</span>',
+            submission.status,
+            submission.get_status_display(),
+        )
+
+    @admin.display(description="attempts")
+    def attempts(self, submission):
+        return submission.attempt_count
+
+    @admin.display(description="last error")
+    def short_error(self, submission):
+        if not submission.last_error:
+            return ""
+        return format_html(
+            '<span title="{}">{}</span>',
+            submission.last_error,
+            Truncator(submission.last_error).chars(80),
+        )
+
+    # --- The detail page
+
+    def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
+        context.update(
+            can_retry=self.has_retry_permission(request)
+            and obj.status in services.RETRYABLE_STATUSES,
+            can_discard=self.has_discard_permission(request)
+            and obj.status in services.DISCARDABLE_STATUSES,
+        )
+        return super().render_change_form(request, context, add, change, form_url, obj)
+
+    @admin.display(description="submitted data")
+    def submitted_data(self, submission):
+        rows = format_html_join(
+            "",
+            "<tr><th>{}</th><td>{}</td></tr>",
+            (
+                (key, value if isinstance(value, str) else json.dumps(value))
+                for key, value in submission.data.items()
+            ),
+        )
+        return format_html('<table class="intake-data">{}</table>', rows)
+
+    @admin.display(description="preview")
+    def message_preview(self, submission):
+        try:
+            message = services.form_message_for(submission)
+        except MessageTooLarge as error:
+            return format_html('<p class="errornote">Wix cannot take this message: {}</p>', error)
+        rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", message.fields)
+        return format_html(
+            '<div class="intake-preview">'
+            '<p class="intake-preview-title">{}</p>'
+            '<p class="intake-preview-description">{}</p>'
+            '<table class="intake-data">{}</table>'
+            '<p class="intake-preview-text">Preview text: {}</p>'
+            "</div>",
+            message.title,
+            message.description,
+            rows,
+            message.preview_text,
+        )
+
+    @admin.display(description="conversation")
+    def wix_inbox_link(self, submission):
+        url = services.wix_inbox_url(submission)
+        if not url:
+            return "Not known yet: the submission has not reached a Wix conversation."
+        where = "the Wix sandbox" if url.startswith("/") else "the Wix Inbox"
+        return format_html('<a href="{}" target="_blank" rel="noopener">Open in {}</a>', url, where)
+
+    # --- Retry, discard, export
+
+    def get_urls(self):
+        name = f"{self.opts.app_label}_{self.opts.model_name}"
+        view = self.admin_site.admin_view
+        return [
+            path("retry-failed/", view(self.retry_failed_view), name=f"{name}_retry_failed"),
+            path("export/", view(self.export_view), name=f"{name}_export"),
+            path("<path:object_id>/retry/", view(self.retry_view), name=f"{name}_retry"),
+            path("<path:object_id>/discard/", view(self.discard_view), name=f"{name}_discard"),
+            *super().get_urls(),
+        ]
+
+    @admin.action(description="Retry selected submissions", permissions=["retry"])
+    def retry_selected(self, request, queryset):
+        self._report(request, services.retry_submissions(queryset), "queued for delivery")
+
+    @admin.action(description="Discard selected submissions", permissions=["discard"])
+    def discard_selected(self, request, queryset):
+        self._report(request, services.discard_submissions(queryset), "discarded")
+
+    @admin.action(description="Export selected submissions as CSV", permissions=["view"])
+    def export_selected(self, request, queryset):
+        return self._csv_response(queryset)
+
+    @method_decorator(require_POST)
+    def retry_failed_view(self, request):
+        if not self.has_retry_permission(request):
+            raise PermissionDenied
+        # One UPDATE however many there are; the relay then sends them in batches.
+        result = services.retry_submissions(Submission.objects.filter(status=Status.FAILED))
+        self._report(request, result, "queued for delivery")
+        return redirect("admin:inbox_intake_submission_changelist")
+
+    @method_decorator(require_POST)
+    def retry_view(self, request, object_id):
+        if not self.has_retry_permission(request):
+            raise PermissionDenied
+        return self._act_on_one(
+            request, object_id, services.retry_submissions, "queued for delivery"
+        )
+
+    @method_decorator(require_POST)
+    def discard_view(self, request, object_id):
+        if not self.has_discard_permission(request):
+            raise PermissionDenied
+        return self._act_on_one(request, object_id, services.discard_submissions, "discarded")
+
+    def export_view(self, request):
+        """The list as it is filtered and searched right now, as CSV."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        try:
+            changelist = self.get_changelist_instance(request)
+        except IncorrectLookupParameters:
+            return HttpResponseBadRequest("These filters are not valid.")
+        return self._csv_response(changelist.queryset)
+
+    def _act_on_one(self, request, object_id, service, verb):
+        submission = self.get_object(request, unquote(object_id))
+        if submission is None:
+            raise Http404("No such submission.")
+        self._report(request, service(Submission.objects.filter(pk=submission.pk)), verb)
+        return redirect("admin:inbox_intake_submission_change", submission.pk)
+
+    def _report(self, request, result: services.BulkResult, verb: str):
+        level = messages.SUCCESS if result.done else messages.WARNING
+        self.message_user(request, result.describe(verb), level)
+
+    def _csv_response(self, queryset):
+        # The byte-order mark makes Excel read the file as UTF-8, so names keep their accents.
+        lines = chain(["\ufeff"], services.submissions_csv(queryset))
+        response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
+        filename = f"submissions-{timezone.localdate():%Y-%m-%d}.csv"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
 
 
 @admin.register(WixMemberLink)

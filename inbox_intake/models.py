@@ -58,6 +58,8 @@ class Submission(models.Model):
                 condition=models.Q(status__in=["queued", "retrying", "sending"]),
                 name="submission_pending_idx",
             ),
+            # The admin's search looks a Wix message id up as it is quoted.
+            models.Index(fields=["wix_message_id"], name="submission_message_id_idx"),
         ]
         permissions = [
             ("retry_submission", "Can retry delivery of a submission"),
@@ -89,6 +91,8 @@ class DeliveryAttempt(models.Model):
 
     class Meta:
         ordering = ["-started_at"]
+        # intake_status reads the latest failure without sorting every attempt ever made.
+        indexes = [models.Index(fields=["-started_at"], name="attempt_started_idx")]
 
     def __str__(self) -> str:
         return f"{self.submission_id} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"

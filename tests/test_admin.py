@@ -1,37 +1,90 @@
+"""Staff review in the admin: the list and its summary, the detail page, retry, discard, export and
+who may do what. Run as a superuser, as staff who may only view, and as staff who may retry."""
+
+import csv
+import io
+import re
+from datetime import datetime, timedelta
+from urllib.parse import urlencode
+
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from inbox_intake.admin import EstimatedCountPaginator
 from inbox_intake.models import DeliveryAttempt, Submission
 
 Status = Submission.Status
 CHANGELIST = "/admin/inbox_intake/submission/"
+XSS = "<script>alert('x')</script>"
+ESCAPED_XSS = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
 
 
 @pytest.fixture
-def submission(db):
-    return Submission.objects.create(
-        data={
-            "first_name": "<script>alert('x')</script>",
+def make_submission(db):
+    """A submission with valid contact data; `received` moves it into the past."""
+
+    def make(status=Status.FAILED, received=None, data=None, **fields):
+        form_data = {
+            "first_name": "Jane",
             "last_name": "Doe",
             "email": "jane@example.com",
-            "message": "Hi",
-        },
-        email="jane@example.com",
-        name="Jane Doe",
-        status=Status.FAILED,
-        attempt_count=1,
-        last_error="POST /inbox/v2/messages: unauthorized · HTTP 401",
+            "phone": "",
+            "message": "Hello, I would like a quote.",
+            "subscribe_newsletter": False,
+        } | (data or {})
+        defaults = {"email": form_data["email"], "name": "Jane Doe", "status": status}
+        submission = Submission.objects.create(data=form_data, **(defaults | fields))
+        if received:
+            Submission.objects.filter(pk=submission.pk).update(created_at=received)
+            submission.refresh_from_db()
+        return submission
+
+    return make
+
+
+@pytest.fixture
+def submission(make_submission):
+    return make_submission(
+        attempt_count=1, last_error="POST /inbox/v2/messages: unauthorized · HTTP 401"
     )
+
+
+def staff_login(client, django_user_model, username, *codenames):
+    user = django_user_model.objects.create_user(username, password="pw-123456", is_staff=True)
+    user.user_permissions.add(*Permission.objects.filter(codename__in=codenames))
+    client.force_login(user)
+    return client
 
 
 @pytest.fixture
 def staff_client(client, django_user_model):
-    """A staff member who may view submissions, and nothing more unless a test grants it."""
-    user = django_user_model.objects.create_user("staff", password="pw-123456", is_staff=True)
-    user.user_permissions.add(Permission.objects.get(codename="view_submission"))
-    client.force_login(user)
-    client.user = user
-    return client
+    """Staff who may view submissions, and do nothing else."""
+    return staff_login(client, django_user_model, "viewer", "view_submission")
+
+
+@pytest.fixture
+def retry_client(client, django_user_model):
+    """Staff who may view and retry submissions, but not discard them."""
+    return staff_login(client, django_user_model, "retrier", "view_submission", "retry_submission")
+
+
+def detail_url(submission) -> str:
+    return f"{CHANGELIST}{submission.pk}/change/"
+
+
+def messages_of(response) -> list[str]:
+    return [str(message) for message in response.context["messages"]]
+
+
+def csv_rows(response) -> list[list[str]]:
+    content = b"".join(response.streaming_content).decode("utf-8-sig")
+    return list(csv.reader(io.StringIO(content)))
+
+
+# --- The list -----------------------------------------------------------------------------------
 
 
 def test_admin_index_says_the_sandbox_is_in_use(admin_client):
@@ -41,63 +94,540 @@ def test_admin_index_says_the_sandbox_is_in_use(admin_client):
     assert "/wix-sandbox/" in page
 
 
-def test_changelist_shows_status_email_and_attempts(admin_client, submission):
+def test_changelist_columns(admin_client, submission):
     page = admin_client.get(CHANGELIST).content.decode()
 
-    assert "jane@example.com" in page
-    assert "Failed" in page
-    assert 'class="field-attempt_count">1<' in page
+    headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page)
+    assert headers == [
+        "received",
+        "name",
+        "email",
+        "intake_form",
+        "status_badge",
+        "attempts",
+        "short_error",
+        "sent_at",
+    ]
+    assert '<span class="intake-status intake-status--failed">Failed</span>' in page
+    assert 'class="field-attempts">1<' in page
+    assert 'title="POST /inbox/v2/messages: unauthorized · HTTP 401"' in page
 
 
-def test_detail_shows_data_escaped_attempts_and_the_message_preview(admin_client, submission):
+def test_a_long_last_error_is_shortened_in_the_list(admin_client, make_submission):
+    make_submission(last_error="x" * 300)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+
+    assert f">{'x' * 79}…</span>" in page
+
+
+@pytest.mark.parametrize("query", ["", "?status__exact=failed", "?q=jane", "?form=contact"])
+def test_changelist_queries_do_not_grow_with_rows(admin_client, make_submission, query):
+    def queries_for(rows: int) -> list[str]:
+        Submission.objects.all().delete()
+        for _ in range(rows):
+            make_submission()
+        with CaptureQueriesContext(connection) as captured:
+            assert admin_client.get(CHANGELIST + query).status_code == 200
+        return [entry["sql"] for entry in captured]
+
+    five, fifty = queries_for(5), queries_for(50)
+
+    assert len(five) == len(fifty) <= 12
+    assert sum("GROUP BY" in sql for sql in fifty) == 2, "one count per status, one per day"
+
+
+def test_unfiltered_list_uses_postgresql_estimate_and_filtered_lists_count(
+    make_submission, monkeypatch
+):
+    for _ in range(3):
+        make_submission()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inbox_intake_submission")
+    monkeypatch.setattr(EstimatedCountPaginator, "exact_below", 1)
+
+    with CaptureQueriesContext(connection) as unfiltered:
+        assert EstimatedCountPaginator(Submission.objects.all(), 100).count == 3
+    with CaptureQueriesContext(connection) as filtered:
+        assert EstimatedCountPaginator(Submission.objects.filter(status="sent"), 100).count == 0
+
+    assert "pg_class" in unfiltered[0]["sql"]
+    assert "COUNT(*)" in filtered[0]["sql"]
+
+
+def test_filters_narrow_the_list(admin_client, make_submission):
+    make_submission(email="failed@example.com")
+    make_submission(status=Status.SENT, email="sent@example.com")
+    make_submission(email="old@example.com", received=timezone.now() - timedelta(days=40))
+
+    def emails(query):
+        response = admin_client.get(CHANGELIST + query)
+        return {row.email for row in response.context["cl"].result_list}
+
+    assert emails("?status__exact=sent") == {"sent@example.com"}
+    assert emails("?form=contact") == {"failed@example.com", "sent@example.com", "old@example.com"}
+    past_7_days = admin_client.get(CHANGELIST).context["cl"].filter_specs[-1].links[2]
+    assert past_7_days[0] == "Past 7 days"
+    assert emails(f"?{urlencode(past_7_days[1])}") == {"failed@example.com", "sent@example.com"}
+
+
+@pytest.mark.parametrize(
+    ("term", "found"),
+    [
+        ("ann@example.com", {"ann"}),
+        ("ANN@", {"ann"}),
+        ("bob", {"bob"}),
+        ("van der", {"bob"}),
+        ("1700000000000042", {"ann"}),
+        ("", {"ann", "bob"}),
+    ],
+)
+def test_search_by_email_name_and_wix_message_id(admin_client, make_submission, term, found):
+    make_submission(email="ann@example.com", name="Ann Lee", wix_message_id="1700000000000042")
+    make_submission(email="bob@example.com", name="Bob van der Berg")
+
+    response = admin_client.get(CHANGELIST, {"q": term})
+
+    assert {row.email.split("@")[0] for row in response.context["cl"].result_list} == found
+
+
+def test_search_by_reference(admin_client, make_submission):
+    wanted = make_submission()
+    make_submission()
+
+    response = admin_client.get(CHANGELIST, {"q": f" {wanted.reference} "})
+
+    assert list(response.context["cl"].result_list) == [wanted]
+
+
+def test_date_hierarchy_offers_the_years_and_months_there_are(admin_client, make_submission):
+    make_submission(received=timezone.make_aware(datetime(2025, 11, 20, 12)))
+    make_submission(received=timezone.make_aware(datetime(2026, 2, 3, 12)))
+
+    top = admin_client.get(CHANGELIST).content.decode()
+    year = admin_client.get(CHANGELIST, {"created_at__year": 2026}).content.decode()
+    month = admin_client.get(
+        CHANGELIST, {"created_at__year": 2026, "created_at__month": 2}
+    ).content.decode()
+
+    assert re.findall(r'created_at__year=(\d+)">\1<', top) == ["2025", "2026"]
+    assert ">January 2026</a>" in year and ">February 2026</a>" in year
+    assert ">March 2026<" not in year
+    assert re.findall(r">February (\d+)</a>", month) == ["1", "2", "3"]
+
+
+# --- The summary --------------------------------------------------------------------------------
+
+
+def test_summary_counts_every_status_and_charts_the_last_30_days(admin_client, make_submission):
+    today = timezone.localtime().replace(hour=12)
+    for _ in range(3):
+        make_submission(status=Status.SENT, received=today)
+    make_submission(status=Status.FAILED, received=today)
+    for _ in range(2):
+        make_submission(status=Status.SENT, received=today - timedelta(days=3))
+    make_submission(status=Status.FAILED, received=today - timedelta(days=40))
+    make_submission(status=Status.RETRYING, received=today)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+
+    counts = dict(re.findall(r'id="count-(\w+)">.*?<strong>(\d+)</strong>', page, re.S))
+    assert counts == {
+        "queued": "0",
+        "sending": "0",
+        "retrying": "1",
+        "sent": "5",
+        "failed": "2",
+        "discarded": "0",
+        "spam": "0",
+    }
+    days = re.findall(r"<title>[^<]*: (\d+) sent, (\d+) failed</title>", page)
+    assert len(days) == 30
+    assert days[-1] == ("3", "1")
+    assert days[-4] == ("2", "0")
+    assert sum(int(sent) for sent, _ in days) == 5
+    assert sum(int(failed) for _, failed in days) == 1, "40 days ago is off the chart"
+    assert "5 sent," in page and "1 failed." in page
+    assert "<svg" in page and "<script" not in page.split("<svg")[1].split("</svg>")[0]
+
+
+def test_chart_bars_share_one_scale(admin_client, make_submission):
+    today = timezone.localtime().replace(hour=12)
+    for _ in range(3):
+        make_submission(status=Status.SENT, received=today)
+    make_submission(status=Status.FAILED, received=today)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+
+    sent = re.search(r'y="([\d.]+)" width="10" height="([\d.]+)" class="intake-chart-sent"', page)
+    failed = re.search(
+        r'y="([\d.]+)" width="10" height="([\d.]+)" class="intake-chart-failed"', page
+    )
+    assert (float(sent[1]), float(sent[2])) == (20.0, 60.0)
+    assert (float(failed[1]), float(failed[2])) == (0.0, 20.0)
+
+
+# --- The detail page ----------------------------------------------------------------------------
+
+
+def test_detail_escapes_everything_submitted(admin_client, make_submission):
+    hostile = make_submission(
+        data={"first_name": XSS, "last_name": XSS, "message": XSS, XSS: XSS},
+        email=f"{XSS}@example.com",
+        name=XSS,
+        last_error=XSS,
+        user_agent=XSS,
+        wix_conversation_id=XSS,
+    )
+    DeliveryAttempt.objects.create(
+        submission=hostile,
+        started_at=hostile.created_at,
+        finished_at=hostile.created_at,
+        outcome=DeliveryAttempt.Outcome.PERMANENT,
+        error=XSS,
+        request_id=XSS,
+        wix_error_code=XSS,
+    )
+
+    page = admin_client.get(detail_url(hostile)).content.decode()
+
+    assert "<script>alert" not in page
+    assert page.count(ESCAPED_XSS) >= 10
+
+
+def test_detail_previews_the_message_as_wix_shows_it(admin_client, make_submission):
+    long = make_submission(data={"message": "a" * 9000}, name="Jane Doe")
+
+    page = admin_client.get(detail_url(long)).content.decode()
+
+    assert '<p class="intake-preview-title">Website contact form</p>' in page
+    assert "A visitor sent this through the website contact form." in page
+    assert "<th>Message (1/2)</th>" in page and "<th>Message (2/2)</th>" in page
+    assert f"<th>Reference</th><td>{long.reference}</td>" in page
+    assert "Preview text: Jane Doe: aaa" in page
+    assert "<th>Subscribe to newsletter</th><td>No</td>" in page
+
+
+def test_detail_shows_attempts_to_staff_who_may_view(staff_client, submission):
+    started = timezone.now()
     DeliveryAttempt.objects.create(
         submission=submission,
-        started_at=submission.created_at,
-        finished_at=submission.created_at,
+        started_at=started,
+        finished_at=started + timedelta(milliseconds=1500),
         outcome=DeliveryAttempt.Outcome.PERMANENT,
         http_status=401,
+        wix_error_code="UNAUTHENTICATED",
         request_id="req-42",
         error="unauthorized",
     )
 
-    page = admin_client.get(f"{CHANGELIST}{submission.pk}/change/").content.decode()
+    page = staff_client.get(detail_url(submission)).content.decode()
 
-    assert "<script>alert('x')</script>" not in page
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;" in page
-    assert "req-42" in page
-    assert "Website contact form" in page
-    assert str(submission.reference) in page
+    for shown in (
+        "1.50 s",
+        "Permanent failure",
+        "401",
+        "UNAUTHENTICATED",
+        "req-42",
+        "unauthorized",
+    ):
+        assert shown in page
 
 
-def test_submitted_data_cannot_be_edited(admin_client, submission):
-    admin_client.post(f"{CHANGELIST}{submission.pk}/change/", {"email": "evil@example.com"})
+def test_detail_links_to_the_sandbox_conversation(admin_client, make_submission):
+    sent = make_submission(status=Status.SENT, wix_conversation_id="c0ffee")
+
+    page = admin_client.get(detail_url(sent)).content.decode()
+
+    assert 'href="/wix-sandbox/?conversation=c0ffee"' in page
+
+
+def test_detail_links_to_the_real_wix_inbox(admin_client, make_submission, settings):
+    settings.WIX_USES_SANDBOX = False
+    settings.WIX_SITE_ID = "site-1"
+    sent = make_submission(status=Status.SENT, wix_conversation_id="c0ffee")
+
+    page = admin_client.get(detail_url(sent)).content.decode()
+
+    assert 'href="https://manage.wix.com/dashboard/site-1/inbox/c0ffee"' in page
+
+
+def test_detail_says_when_the_conversation_is_not_known(admin_client, submission):
+    page = admin_client.get(detail_url(submission)).content.decode()
+
+    assert "Not known yet" in page
+
+
+def test_detail_offers_only_what_the_status_and_permissions_allow(
+    admin_client, retry_client, make_submission
+):
+    failed = make_submission(status=Status.FAILED)
+    sent = make_submission(status=Status.SENT)
+
+    superuser_failed = admin_client.get(detail_url(failed)).content.decode()
+    superuser_sent = admin_client.get(detail_url(sent)).content.decode()
+    retrier_failed = retry_client.get(detail_url(failed)).content.decode()
+
+    assert 'id="retry-now"' in superuser_failed and 'id="discard"' in superuser_failed
+    assert 'id="retry-now"' not in superuser_sent and 'id="discard"' not in superuser_sent
+    assert 'id="retry-now"' in retrier_failed and 'id="discard"' not in retrier_failed
+
+
+def test_staff_who_may_only_view_see_no_buttons_or_actions(staff_client, submission):
+    detail = staff_client.get(detail_url(submission)).content.decode()
+    changelist = staff_client.get(CHANGELIST).content.decode()
+
+    assert 'id="retry-now"' not in detail and 'id="discard"' not in detail
+    assert "retry_selected" not in changelist and "discard_selected" not in changelist
+    assert 'id="retry-all-failed"' not in changelist
+    assert "export_selected" in changelist
+
+
+def test_retry_now_requeues_and_says_so(
+    retry_client, submission, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = retry_client.post(f"{CHANGELIST}{submission.pk}/retry/", follow=True)
 
     submission.refresh_from_db()
-    assert submission.email == "jane@example.com"
+    assert submission.status == Status.QUEUED
+    assert len(callbacks) == 1, "the relay enqueued it at once"
+    assert response.redirect_chain[-1][0] == detail_url(submission)
+    assert messages_of(response) == ["1 submission(s) queued for delivery."]
 
 
-def test_staff_without_retry_permission_see_no_retry_action(staff_client, submission):
-    page = staff_client.get(CHANGELIST).content.decode()
+def test_retry_now_on_a_sent_submission_says_why_nothing_happened(admin_client, make_submission):
+    sent = make_submission(status=Status.SENT)
 
-    assert "retry_selected" not in page
-    staff_client.post(CHANGELIST, {"action": "retry_selected", "_selected_action": [submission.pk]})
+    response = admin_client.post(f"{CHANGELIST}{sent.pk}/retry/", follow=True)
+
+    sent.refresh_from_db()
+    assert sent.status == Status.SENT
+    assert messages_of(response) == [
+        "0 submission(s) queued for delivery. Skipped: 1 already sent."
+    ]
+
+
+def test_discard_stops_delivery_and_says_so(admin_client, submission):
+    response = admin_client.post(f"{CHANGELIST}{submission.pk}/discard/", follow=True)
+
+    submission.refresh_from_db()
+    assert submission.status == Status.DISCARDED
+    assert messages_of(response) == ["1 submission(s) discarded."]
+
+
+def test_retry_and_discard_buttons_only_answer_post(admin_client, submission):
+    assert admin_client.get(f"{CHANGELIST}{submission.pk}/retry/").status_code == 405
+    assert admin_client.get(f"{CHANGELIST}{submission.pk}/discard/").status_code == 405
+    assert admin_client.get(f"{CHANGELIST}retry-failed/").status_code == 405
+
+
+def test_retry_of_an_unknown_submission_is_404(admin_client, db):
+    assert admin_client.post(f"{CHANGELIST}999999/retry/").status_code == 404
+
+
+# --- Permissions --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "path", ["{pk}/retry/", "{pk}/discard/", "retry-failed/"], ids=["retry", "discard", "all"]
+)
+def test_staff_without_the_permission_get_403_from_the_views(staff_client, submission, path):
+    response = staff_client.post(CHANGELIST + path.format(pk=submission.pk))
+
+    assert response.status_code == 403
     submission.refresh_from_db()
     assert submission.status == Status.FAILED
 
 
-def test_retry_action_requeues_and_reports(
-    staff_client, submission, django_capture_on_commit_callbacks
+@pytest.mark.parametrize("action", ["retry_selected", "discard_selected", "delete_selected"])
+def test_staff_without_the_permission_get_403_from_the_actions(staff_client, submission, action):
+    response = staff_client.post(
+        CHANGELIST, {"action": action, "_selected_action": [submission.pk]}
+    )
+
+    assert response.status_code == 403
+    submission.refresh_from_db()
+    assert submission.status == Status.FAILED
+
+
+def test_retry_permission_does_not_allow_discarding(retry_client, submission):
+    assert retry_client.post(f"{CHANGELIST}{submission.pk}/discard/").status_code == 403
+    response = retry_client.post(
+        CHANGELIST, {"action": "discard_selected", "_selected_action": [submission.pk]}
+    )
+    assert response.status_code == 403
+
+
+def test_nobody_adds_edits_or_deletes_submissions(admin_client, submission):
+    assert admin_client.get(f"{CHANGELIST}add/").status_code == 403
+    assert admin_client.get(f"{CHANGELIST}{submission.pk}/delete/").status_code == 403
+    response = admin_client.post(detail_url(submission), {"email": "evil@example.com"})
+
+    assert response.status_code == 403
+    submission.refresh_from_db()
+    assert submission.email == "jane@example.com"
+    assert "delete_selected" not in admin_client.get(CHANGELIST).content.decode()
+
+
+# --- Actions and bulk retry ---------------------------------------------------------------------
+
+
+def test_retry_action_requeues_and_says_why_others_were_skipped(
+    retry_client, make_submission, django_capture_on_commit_callbacks
 ):
-    staff_client.user.user_permissions.add(Permission.objects.get(codename="retry_submission"))
+    failed = make_submission(status=Status.FAILED)
+    sent = make_submission(status=Status.SENT)
+    discarded = make_submission(status=Status.DISCARDED)
+    sending = make_submission(status=Status.SENDING)
 
     with django_capture_on_commit_callbacks() as callbacks:
-        response = staff_client.post(
+        response = retry_client.post(
             CHANGELIST,
-            {"action": "retry_selected", "_selected_action": [submission.pk]},
+            {
+                "action": "retry_selected",
+                "_selected_action": [s.pk for s in (failed, sent, discarded, sending)],
+            },
             follow=True,
         )
 
-    submission.refresh_from_db()
-    assert submission.status == Status.QUEUED
+    failed.refresh_from_db()
+    assert failed.status == Status.QUEUED
     assert len(callbacks) == 1
-    assert "1 submission(s) queued for delivery." in response.content.decode()
+    assert messages_of(response) == [
+        "1 submission(s) queued for delivery. "
+        "Skipped: 1 already sent, 1 being sent right now, 1 discarded."
+    ]
+
+
+def test_discard_action(admin_client, make_submission):
+    queued = make_submission(status=Status.QUEUED)
+    sent = make_submission(status=Status.SENT)
+
+    response = admin_client.post(
+        CHANGELIST,
+        {"action": "discard_selected", "_selected_action": [queued.pk, sent.pk]},
+        follow=True,
+    )
+
+    queued.refresh_from_db()
+    assert queued.status == Status.DISCARDED
+    assert messages_of(response) == ["1 submission(s) discarded. Skipped: 1 already sent."]
+
+
+def test_retry_all_failed_takes_thousands_in_a_few_queries(
+    retry_client, make_submission, django_assert_max_num_queries
+):
+    template = make_submission(status=Status.FAILED)
+    Submission.objects.bulk_create(
+        Submission(data=template.data, email=template.email, status=Status.FAILED)
+        for _ in range(2_999)
+    )
+    sent = make_submission(status=Status.SENT)
+    assert 'id="retry-all-failed"' in retry_client.get(CHANGELIST).content.decode()
+
+    with django_assert_max_num_queries(12):
+        response = retry_client.post(f"{CHANGELIST}retry-failed/")
+
+    assert response.status_code == 302
+    assert Submission.objects.filter(status=Status.QUEUED).count() == 3_000
+    sent.refresh_from_db()
+    assert sent.status == Status.SENT
+    page = retry_client.get(response.url)
+    assert messages_of(page) == ["3000 submission(s) queued for delivery."]
+
+
+# --- CSV export ---------------------------------------------------------------------------------
+
+
+def test_export_selected_as_csv(staff_client, make_submission):
+    chosen = make_submission(
+        status=Status.SENT,
+        sent_at=timezone.now(),
+        wix_message_id="m-1",
+        data={"message": "Hi, 'quoted' and \"double\"\nsecond line"},
+    )
+    make_submission()
+
+    response = staff_client.post(
+        CHANGELIST, {"action": "export_selected", "_selected_action": [chosen.pk]}
+    )
+
+    assert response["Content-Type"] == "text/csv; charset=utf-8"
+    assert response["Content-Disposition"].startswith('attachment; filename="submissions-')
+    header, row = csv_rows(response)
+    assert header == [
+        "reference",
+        "received",
+        "status",
+        "name",
+        "email",
+        "form",
+        "attempts",
+        "sent at",
+        "last error",
+        "submitted data",
+    ]
+    assert row[:7] == [
+        str(chosen.reference),
+        timezone.localtime(chosen.created_at).isoformat(timespec="seconds"),
+        "Sent",
+        "Jane Doe",
+        "jane@example.com",
+        "contact",
+        "0",
+    ]
+    assert row[7] == timezone.localtime(chosen.sent_at).isoformat(timespec="seconds")
+    assert '"message": "Hi, \'quoted\' and \\"double\\"\\nsecond line"' in row[9]
+
+
+def test_export_follows_the_lists_filters_and_search(staff_client, make_submission):
+    make_submission(status=Status.FAILED, email="ann@example.com")
+    make_submission(status=Status.FAILED, email="bob@example.com")
+    make_submission(status=Status.SENT, email="ann@example.com")
+
+    rows = csv_rows(staff_client.get(f"{CHANGELIST}export/?status__exact=failed&q=ann"))
+
+    assert [row[4] for row in rows[1:]] == ["ann@example.com"]
+
+
+def test_export_defuses_spreadsheet_formulas(admin_client, make_submission):
+    make_submission(
+        name='=HYPERLINK("http://evil")',
+        email="+1@example.com",
+        last_error="-2+3",
+        form_name="@SUM(A1)",
+        data={"message": "=1+1"},
+    )
+    make_submission(name="\tTabbed", email="\rcarriage@example.com")
+
+    rows = csv_rows(admin_client.get(f"{CHANGELIST}export/"))
+
+    cells = {cell for row in rows[1:] for cell in row}
+    assert {
+        '\'=HYPERLINK("http://evil")',
+        "'+1@example.com",
+        "'-2+3",
+        "'@SUM(A1)",
+        "'\tTabbed",
+        "'\rcarriage@example.com",
+    } <= cells
+    assert not any(cell.startswith(("=", "+", "-", "@", "\t", "\r")) for cell in cells)
+
+
+def test_export_needs_the_view_permission(client, django_user_model, submission):
+    staff_login(client, django_user_model, "nobody")
+
+    assert client.get(f"{CHANGELIST}export/").status_code == 403
+
+
+def test_export_streams_in_constant_queries(admin_client, make_submission):
+    for _ in range(30):
+        make_submission()
+
+    response = admin_client.get(f"{CHANGELIST}export/")
+    with CaptureQueriesContext(connection) as captured:
+        rows = csv_rows(response)
+
+    assert len(rows) == 31
+    assert len(captured) <= 2

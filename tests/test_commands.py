@@ -28,8 +28,13 @@ def make_submission(db):
     return make
 
 
-def run(*args) -> str:
-    out = StringIO()
+class Terminal(StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def run(*args, stdout=None) -> str:
+    out = stdout or StringIO()
     call_command(*args, stdout=out)
     return out.getvalue()
 
@@ -44,6 +49,38 @@ def test_retry_queues_failed_submissions(make_submission):
     assert "1 submission(s) queued for delivery." in output
     failed.refresh_from_db()
     assert failed.status == Status.QUEUED
+
+
+def test_retry_draws_a_progress_bar_on_a_terminal(make_submission):
+    make_submission()
+
+    output = run("intake_retry", stdout=Terminal())
+
+    assert output.startswith(f"\r[{'#' * 30}] 1/1\n")
+    assert "processed" not in output
+
+
+def test_retry_takes_retrying_when_asked(make_submission):
+    failed = make_submission()
+    retrying = make_submission(status=Status.RETRYING)
+
+    assert "1 submission(s) queued" in run("intake_retry", "--status", "retrying")
+    failed.refresh_from_db()
+    retrying.refresh_from_db()
+    assert (failed.status, retrying.status) == (Status.FAILED, Status.QUEUED)
+
+
+def test_retry_by_reference_says_why_one_was_not_retried(make_submission):
+    failed = make_submission()
+    sent = make_submission(status=Status.SENT)
+    references = ("--reference", str(failed.reference), "--reference", str(sent.reference))
+
+    assert run("intake_retry", *references, "--dry-run") == "Would retry 1 submission(s).\n"
+    output = run("intake_retry", *references)
+
+    assert "1 submission(s) queued for delivery. Skipped: 1 already sent." in output
+    sent.refresh_from_db()
+    assert sent.status == Status.SENT
 
 
 def test_retry_dry_run_changes_nothing(make_submission):
@@ -89,6 +126,17 @@ def test_status_reports_counts_pending_and_last_error(make_submission):
     assert "could not connect to Wix" in output
 
 
+def test_status_says_when_real_wix_is_used_and_nothing_waits(db, settings):
+    settings.WIX_USES_SANDBOX = False
+    settings.WIX_API_BASE_URL = "https://www.wixapis.com"
+
+    output = run("intake_status")
+
+    assert output.startswith("Delivering to Wix at https://www.wixapis.com\n")
+    assert "Nothing pending." in output
+    assert "No failed attempts." in output
+
+
 def test_purge_deletes_old_finished_submissions_only(make_submission, settings):
     settings.INBOX_INTAKE_PURGE_MODE = "delete"
     make_submission(status=Status.SENT, age=timedelta(days=100))
@@ -113,3 +161,19 @@ def test_purge_can_anonymise_instead(make_submission, settings):
     assert old.data == {"first_name": "[removed]", "email": "[removed]", "message": "[removed]"}
     assert (old.email, old.name, old.user_agent, old.client_ip) == ("", "", "", None)
     assert not WixParticipant.objects.exists()
+
+
+def test_purge_reports_each_batch(make_submission, settings):
+    settings.INBOX_INTAKE_PURGE_MODE = "delete"
+    for _ in range(3):
+        make_submission(status=Status.SENT, age=timedelta(days=100))
+
+    output = run("intake_purge", "--older-than", "90d", "--batch-size", "2")
+
+    assert output == "2 so far\n3 so far\nDeleted 3 submission(s).\n"
+    assert not Submission.objects.exists()
+
+
+def test_purge_rejects_a_bad_age(db):
+    with pytest.raises(CommandError, match="not a duration"):
+        run("intake_purge", "--older-than", "3 months")

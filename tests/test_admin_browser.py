@@ -1,0 +1,74 @@
+"""The admin in a real browser: staff find a failed submission, retry it, and a real Celery worker
+delivers it to the Wix sandbox over HTTP."""
+
+import pytest
+from django.contrib.auth.models import Permission
+
+from inbox_intake.models import Submission
+from tests.conftest import wait_until
+from wix_sandbox.models import SandboxMessage
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def staff_login(django_user_model):
+    """Staff who may view and retry submissions, as the README tells site owners to set up."""
+    user = django_user_model.objects.create_user("staff", password="pw-browser-123", is_staff=True)
+    user.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_submission", "retry_submission"])
+    )
+    return "staff", "pw-browser-123"
+
+
+def in_sandbox(reference: str) -> bool:
+    return any(
+        {"name": "Reference", "value": reference} in message.data["content"]["form"]["fields"]
+        for message in SandboxMessage.objects.all()
+    )
+
+
+def test_staff_retry_a_failed_submission_and_see_it_delivered(
+    page, live_server, celery_worker, staff_login, transactional_db
+):
+    failed = Submission.objects.create(
+        data={
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "email": "jane.doe@example.com",
+            "phone": "",
+            "message": "Hello, I would like a quote.",
+            "subscribe_newsletter": False,
+        },
+        email="jane.doe@example.com",
+        name="Jane Doe",
+        status=Submission.Status.FAILED,
+        attempt_count=1,
+        last_error="POST /inbox/v2/messages: unauthorized · HTTP 401",
+    )
+    Submission.objects.create(
+        data={"email": "sent@example.com"}, email="sent@example.com", status="sent"
+    )
+    username, password = staff_login
+
+    page.goto(f"{live_server.url}/admin/inbox_intake/submission/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+    page.locator("#changelist-filter").get_by_role("link", name="Failed", exact=True).click()
+    rows = page.locator("#result_list tbody tr")
+    assert rows.count() == 1
+    rows.first.locator("th a").click()
+    page.click("#retry-now")
+
+    assert "1 submission(s) queued for delivery." in page.locator(".messagelist").inner_text()
+
+    def sent():
+        failed.refresh_from_db()
+        return failed.status == Submission.Status.SENT
+
+    wait_until(sent, timeout=60, what="the worker to deliver the retried submission")
+    assert in_sandbox(str(failed.reference))
+    page.reload()
+    assert page.locator(".intake-status").first.inner_text() == "Sent"
+    assert page.get_by_role("link", name="Open in the Wix sandbox").is_visible()
