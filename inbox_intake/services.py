@@ -33,6 +33,7 @@ from .wix import (
     OAuthAppAuth,
     WixAmbiguousError,
     WixClient,
+    WixConflictError,
     WixError,
     WixNotFoundError,
     WixPermanentError,
@@ -227,9 +228,7 @@ def _conversation_id(client: WixClient, submission: Submission, *, fresh: bool) 
         elif submission.wix_anonymous_visitor_id:
             participant = {"anonymousVisitorId": submission.wix_anonymous_visitor_id}
         else:
-            contact_id = client.find_contact_id(submission.email) or client.create_contact(
-                _contact_info(submission)
-            )
+            contact_id = _contact_id(client, submission)
             participant = {"contactId": contact_id}
         conversation_id = client.get_or_create_conversation(participant)
         WixParticipant.objects.update_or_create(
@@ -238,6 +237,21 @@ def _conversation_id(client: WixClient, submission: Submission, *, fresh: bool) 
     submission.wix_contact_id = contact_id
     submission.wix_conversation_id = conversation_id
     return conversation_id
+
+
+def _contact_id(client: WixClient, submission: Submission) -> str:
+    """The submitter's Wix contact, created if missing.
+
+    Create first: Wix refuses an email already in use with a 409 that names the existing contact,
+    so a new and a known submitter each cost one call (querying first would cost a new one two).
+    """
+    try:
+        return client.create_contact(_contact_info(submission))
+    except WixConflictError:
+        contact_id = client.find_contact_id(submission.email)
+        if contact_id:
+            return contact_id
+        raise
 
 
 def _contact_info(submission: Submission) -> dict:

@@ -11,7 +11,7 @@ from inbox_intake import services
 from inbox_intake.models import DeliveryAttempt, Submission, WixParticipant
 from inbox_intake.wix import ApiKeyAuth, WixClient
 from tests.conftest import wait_until
-from wix_sandbox.models import ApiCall, SandboxConversation, SandboxMessage
+from wix_sandbox.models import ApiCall, SandboxContact, SandboxConversation, SandboxMessage
 
 Status = Submission.Status
 Outcome = DeliveryAttempt.Outcome
@@ -93,7 +93,7 @@ def test_a_repeat_submitter_costs_one_api_call(sandbox_url, make_submission, tra
     assert SandboxMessage.objects.count() == 2
 
 
-def test_an_existing_wix_contact_is_found_not_created(
+def test_an_existing_wix_contact_is_reused_not_duplicated(
     sandbox_url, sandbox_client, make_submission, transactional_db
 ):
     contact_id = sandbox_client.create_contact(
@@ -103,6 +103,9 @@ def test_an_existing_wix_contact_is_found_not_created(
     delivered = services.deliver(make_submission().pk)
 
     assert delivered.wix_contact_id == contact_id
+    assert SandboxContact.objects.count() == 1
+    creates = ApiCall.objects.filter(path="/contacts/v4/contacts").values_list("status", flat=True)
+    assert list(creates) == [200, 409], "created once by the test, then refused as a duplicate"
 
 
 def test_a_linked_member_uses_the_member_id(sandbox_url, make_submission, transactional_db):
@@ -365,7 +368,7 @@ def make_due(submission):
 
 
 def test_rate_limit_waits_at_least_retry_after(make_submission, sandbox_faults):
-    sandbox_faults({"contacts.query": {"rate_limit_429": 1, "retry_after": 45}})
+    sandbox_faults({"contacts.create": {"rate_limit_429": 1, "retry_after": 45}})
 
     retrying = services.deliver(make_submission().pk)
 
