@@ -1,0 +1,334 @@
+"""The real parts of an Inbox Intake deployment, started and stopped for a benchmark: a private
+Redis, a fresh PostgreSQL database, gunicorn (serving the form and the Wix sandbox), Celery workers
+and Celery beat.
+
+Every process runs in a session of its own, so a signal to its process group reaches the children
+too (gunicorn's and Celery's worker processes): killing one kills it the way a crashed machine
+would, and stopping it leaves nothing behind.
+"""
+
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psycopg
+import requests
+from psycopg import sql
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+QUEUE = "inbox_intake"
+#: Variables of the parent's environment (a test run, a developer's shell) that would point the
+#: stack's processes somewhere else. Prefixes are dropped whole: the stack sets its own values.
+INHERITED_PREFIXES = ("WIX_", "INBOX_INTAKE_", "CELERY_")
+INHERITED_NAMES = ("DATABASE_URL", "DJANGO_SETTINGS_MODULE", "PORT", "SECRET_KEY", "DEBUG")
+#: Blank, so that neither the environment nor a `.env` file can send the stack to a real Wix site.
+WIX_CREDENTIALS = (
+    "WIX_API_KEY",
+    "WIX_SITE_ID",
+    "WIX_ACCOUNT_ID",
+    "WIX_APP_ID",
+    "WIX_APP_SECRET",
+    "WIX_APP_INSTANCE_ID",
+)
+
+
+class StackError(RuntimeError):
+    """A part of the stack is missing or would not start; the message says which and why."""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def stack_env(**values: str) -> dict[str, str]:
+    """The parent's environment without its Inbox Intake, Celery and Wix settings, plus `values`."""
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith(INHERITED_PREFIXES) and name not in INHERITED_NAMES
+    }
+    return env | dict.fromkeys(WIX_CREDENTIALS, "") | values
+
+
+@dataclass
+class ManagedProcess:
+    """One long-running process of the stack, with a log file per start under `log_dir`."""
+
+    name: str
+    command: list[str]
+    env: dict[str, str]
+    log_dir: Path
+    #: Text the process writes to its log once it is ready.
+    ready_marker: str
+    starts: int = 0
+    popen: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}.{self.starts}.log"
+
+    @property
+    def pid(self) -> int:
+        return self.popen.pid
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log_path.open("w") as log:
+            self.popen = subprocess.Popen(
+                self.command,
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def is_ready(self) -> bool:
+        return self.ready_marker in self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout: float = 60.0) -> None:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if not self.running():
+                raise StackError(
+                    f"{self.name} exited with code {self.popen.returncode}; "
+                    f"its log ({self.log_path}) ends:\n{self.log_tail()}"
+                )
+            if self.is_ready():
+                return
+            time.sleep(0.1)
+        raise StackError(f"{self.name} was not ready after {timeout:.0f} s:\n{self.log_tail()}")
+
+    def log_tail(self, lines: int = 30) -> str:
+        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+
+    def kill(self) -> None:
+        """SIGKILL the process and its children at once: nothing gets to clean up."""
+        self._signal_group(signal.SIGKILL)
+        self.popen.wait()
+
+    def stop(self, timeout: float = 15.0) -> None:
+        """SIGTERM the process group, then SIGKILL whatever is left after `timeout` seconds.
+
+        The group is signalled even when its leader has exited, so orphaned children go too.
+        """
+        if self.popen is None:
+            return
+        self._signal_group(signal.SIGTERM)
+        try:
+            self.popen.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self.popen.wait()
+        # Children that outlived their leader (a pool process finishing a task) stop here.
+        self._signal_group(signal.SIGKILL)
+
+    def _signal_group(self, signum: int) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.popen.pid, signum)
+
+
+def redis_process(port: int, log_dir: Path, env: dict[str, str]) -> ManagedProcess:
+    """A Redis of our own: nothing saved, so a restart brings it back empty."""
+    executable = shutil.which("redis-server")
+    if executable is None:
+        raise StackError("redis-server is not installed (Debian: apt-get install redis-server).")
+    command = [executable, "--port", str(port), "--bind", "127.0.0.1", "--save", ""]
+    command += ["--appendonly", "no", "--dir", str(log_dir)]
+    return ManagedProcess("redis", command, env, log_dir, "Ready to accept connections")
+
+
+def web_process(
+    port: int, log_dir: Path, env: dict[str, str], *, workers: int = 2, threads: int = 16
+) -> ManagedProcess:
+    command = [PYTHON, "-m", "gunicorn", "site_project.wsgi", "-b", f"127.0.0.1:{port}"]
+    command += ["-k", "gthread", "--threads", str(threads), "-w", str(workers)]
+    command += ["--graceful-timeout", "5"]
+    return ManagedProcess("web", command, env, log_dir, "Booting worker")
+
+
+def worker_process(
+    number: int,
+    log_dir: Path,
+    env: dict[str, str],
+    *,
+    concurrency: int = 4,
+    node_name: str = "chaos-worker",
+) -> ManagedProcess:
+    command = [PYTHON, "-m", "celery", "-A", "site_project", "worker", "-l", "info"]
+    command += ["--concurrency", str(concurrency), "-Q", QUEUE, "-n", f"{node_name}-{number}@%h"]
+    command += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
+    return ManagedProcess(f"worker-{number}", command, env, log_dir, " ready.")
+
+
+def beat_process(log_dir: Path, env: dict[str, str]) -> ManagedProcess:
+    command = [PYTHON, "-m", "celery", "-A", "site_project", "beat", "-l", "info"]
+    return ManagedProcess("beat", command, env, log_dir, "beat: Starting")
+
+
+def recreate_database(server_url: str, name: str) -> str:
+    """Drop and create database `name` on the PostgreSQL server; return its URL for Django."""
+    with _maintenance_connection(server_url) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+        connection.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    return f"{server_url.rstrip('/')}/{name}"
+
+
+def drop_database(server_url: str, name: str) -> None:
+    with _maintenance_connection(server_url) as connection:
+        connection.execute(
+            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+        )
+
+
+def _maintenance_connection(server_url: str) -> psycopg.Connection:
+    try:
+        return psycopg.connect(server_url, dbname="postgres", autocommit=True, connect_timeout=5)
+    except psycopg.OperationalError as error:
+        raise StackError(f"PostgreSQL is not reachable at {server_url}: {error}") from error
+
+
+def migrate(env: dict[str, str]) -> None:
+    done = subprocess.run(
+        [PYTHON, "manage.py", "migrate", "--noinput"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode:
+        raise StackError(f"manage.py migrate failed:\n{done.stdout}{done.stderr}")
+
+
+def wait_for_url(url: str, timeout: float = 30.0) -> None:
+    """Wait until `url` answers 200: every web worker may take a moment after gunicorn's first."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(url, timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        time.sleep(0.2)
+    raise StackError(f"The web server did not serve {url} within {timeout:.0f} s")
+
+
+@dataclass
+class BenchStack:
+    """Redis, a fresh PostgreSQL database and gunicorn serving the site and the Wix sandbox: what
+    every benchmark starts with. Celery workers and beat are started on demand, with settings of
+    their own if need be; `stop()` ends every process started and drops the database."""
+
+    work_dir: Path
+    database: str
+    postgres_url: str = "postgres://postgres@127.0.0.1:5432"
+    #: Environment variables of every process (INBOX_INTAKE_*, WIX_SANDBOX_*…).
+    settings: dict[str, str] = field(default_factory=dict)
+    web_workers: int = 2
+    web_threads: int = 16
+    root_urlconf: str = "site_project.urls"
+    env: dict[str, str] = field(default_factory=dict)
+    base_url: str = ""
+    database_url: str = ""
+    processes: list[ManagedProcess] = field(default_factory=list)
+
+    @property
+    def log_dir(self) -> Path:
+        return self.work_dir / "logs"
+
+    def start(self) -> None:
+        redis_port, web_port = free_port(), free_port()
+        self.database_url = recreate_database(self.postgres_url, self.database)
+        self.base_url = f"http://127.0.0.1:{web_port}"
+        self.env = stack_env(
+            DJANGO_SETTINGS_MODULE="site_project.settings",
+            DATABASE_URL=self.database_url,
+            CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
+            CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+            INBOX_INTAKE_VAR_DIR=str(self.work_dir / "var"),
+            SECRET_KEY=secrets.token_urlsafe(50),
+            PORT=str(web_port),
+            WIX_API_BASE_URL=f"{self.base_url}/wix-sandbox",
+            ROOT_URLCONF=self.root_urlconf,
+            **self.settings,
+        )
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        redis = self._started(redis_process(redis_port, self.log_dir, self.env))
+        migrate(self.env)
+        redis.wait_ready()
+        web = web_process(
+            web_port, self.log_dir, self.env, workers=self.web_workers, threads=self.web_threads
+        )
+        self._started(web).wait_ready()
+        wait_for_url(self.base_url + "/intake/contact/")
+
+    def start_workers(
+        self, count: int, *, concurrency: int, node_name: str = "bench-worker", **settings: str
+    ) -> list[ManagedProcess]:
+        """Start `count` Celery workers and wait until they are ready; `settings` override the
+        stack's for these workers only (e.g. the Wix rate limit of one phase)."""
+        env = self.env | settings
+        workers = [
+            self._started(
+                worker_process(
+                    number, self.log_dir, env, concurrency=concurrency, node_name=node_name
+                )
+            )
+            for number in range(1, count + 1)
+        ]
+        for worker in workers:
+            worker.wait_ready()
+        return workers
+
+    def manage(self, *arguments: str) -> str:
+        """Run a manage.py command with the stack's settings and database; return its output."""
+        done = subprocess.run(
+            [PYTHON, "manage.py", *arguments],
+            cwd=ROOT,
+            env=self.env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        if done.returncode:
+            raise StackError(f"manage.py {arguments[0]} failed:\n{done.stdout}{done.stderr}")
+        return done.stdout
+
+    def start_beat(self) -> ManagedProcess:
+        beat = self._started(beat_process(self.log_dir, self.env))
+        beat.wait_ready()
+        return beat
+
+    def stop_processes(self, processes: list[ManagedProcess]) -> None:
+        for process in processes:
+            process.stop()
+            self.processes.remove(process)
+
+    def stop(self) -> None:
+        """Stop every process this stack started, newest first, then drop its database."""
+        self.stop_processes(list(reversed(self.processes)))
+        if self.database_url:
+            drop_database(self.postgres_url, self.database)
+            self.database_url = ""
+
+    def _started(self, process: ManagedProcess) -> ManagedProcess:
+        process.start()
+        self.processes.append(process)
+        return process
