@@ -39,7 +39,6 @@ from bench._stack import (
     QUEUE,
     ROOT,
     ManagedProcess,
-    StackError,
     beat_process,
     drop_database,
     free_port,
@@ -47,6 +46,7 @@ from bench._stack import (
     recreate_database,
     redis_process,
     stack_env,
+    wait_for_url,
     web_process,
     worker_process,
 )
@@ -312,7 +312,7 @@ class ChaosRun:
         for process in (self.web, *self.workers, self.beat):
             process.wait_ready()
         base_url = f"http://127.0.0.1:{web_port}"
-        _wait_for_form(base_url + FORM_PATH)
+        wait_for_url(base_url + FORM_PATH)
         return base_url
 
     def stop_stack(self) -> None:
@@ -504,18 +504,6 @@ class ChaosRun:
         line = f"{time.monotonic() - self.started:7.1f} s  {text}"
         self.timeline.append(line)
         print(line, file=sys.stderr, flush=True)
-
-
-def _wait_for_form(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(url, timeout=2).status_code == 200:
-                return
-        except requests.RequestException:
-            pass
-        time.sleep(0.2)
-    raise StackError(f"The web server did not serve {url} within {timeout:.0f} s")
 
 
 def run_chaos(config: ChaosConfig, work_dir: Path) -> ChaosResult:
