@@ -67,8 +67,6 @@ def accept_submission(
     The visitor never waits on Wix: the task is published only after the row is committed.
     Spam (a bot filled the honeypot) is kept as SPAM for staff to see, and never scheduled.
     """
-    from .tasks import deliver_submission
-
     data = dict(data)
     visitor_id = data.pop("anonymous_visitor_id", "") or ""
     with transaction.atomic():
@@ -85,8 +83,23 @@ def accept_submission(
             enqueued_at=None if spam else timezone.now(),
         )
         if not spam:
-            deliver_submission.delay_on_commit(submission.pk)
+            enqueue_on_commit(submission.pk)
     return submission
+
+
+def enqueue_on_commit(submission_id: int, *, countdown: float | None = None) -> None:
+    """Publish the delivery task once the current transaction commits.
+
+    The row is the outbox: if the broker is down, the failure is logged and swallowed, so the
+    visitor's request (or a relay batch) still succeeds, and the relay enqueues the row again
+    after the grace period.
+    """
+    from .tasks import deliver_submission
+
+    transaction.on_commit(
+        lambda: deliver_submission.apply_async((submission_id,), countdown=countdown),
+        robust=True,
+    )
 
 
 def _member_id_of(user) -> str:
@@ -140,17 +153,47 @@ def _wix_client(
     return WixClient(base_url=base_url, auth=auth, timeout=timeout, throttle=throttle)
 
 
+class LeaseLost(Exception):
+    """Another worker took the submission over while this one was still working on it."""
+
+
+@dataclass
+class Lease:
+    """A worker's hold on one SENDING submission, until `until`."""
+
+    submission_id: int
+    until: datetime
+
+    def renew(self) -> None:
+        """Extend the hold, or raise LeaseLost if it has passed to another worker.
+
+        Called right before the send, which cannot be taken back: waiting for Wix or for the rate
+        limiter may have outlasted the lease, and then the relay has handed the row to another
+        worker, who must be the only one to send.
+        """
+        until = timezone.now() + timedelta(seconds=settings.INBOX_INTAKE_LEASE_SECONDS)
+        renewed = Submission.objects.filter(
+            pk=self.submission_id, status=Status.SENDING, locked_until=self.until
+        ).update(locked_until=until)
+        if not renewed:
+            raise LeaseLost(f"Submission {self.submission_id} is held by another worker now")
+        self.until = until
+
+
 def deliver(submission_id: int) -> Submission | None:
     """Deliver one submission if it is due and nobody else holds it; record what happened."""
     now = timezone.now()
-    lease = now + timedelta(seconds=settings.INBOX_INTAKE_LEASE_SECONDS)
-    if not _claim(submission_id, now, lease):
+    lease = Lease(submission_id, now + timedelta(seconds=settings.INBOX_INTAKE_LEASE_SECONDS))
+    if not _claim(submission_id, now, lease.until):
         return None
     submission = Submission.objects.get(pk=submission_id)
     started_at = timezone.now()
     try:
         message = form_message_for(submission).as_wix()
-        message_id, outcome = _send_once(get_wix_client(), submission, message)
+        message_id, outcome = _send_once(get_wix_client(), submission, message, lease)
+    except LeaseLost:
+        logger.warning("Left %s to the worker that took it over", submission.reference)
+        return None
     except MessageTooLarge as error:
         _record_failure(submission, lease, started_at, WixPermanentError(str(error)))
     except WixError as error:
@@ -189,7 +232,9 @@ def _claim(submission_id: int, now, lease) -> bool:
     return claimed == 1
 
 
-def _send_once(client: WixClient, submission: Submission, message: dict) -> tuple[str, str]:
+def _send_once(
+    client: WixClient, submission: Submission, message: dict, lease: Lease
+) -> tuple[str, str]:
     """Find the conversation and send; a 404 from a cached id gets one fresh look-up."""
     for fresh in (False, True):
         try:
@@ -198,7 +243,8 @@ def _send_once(client: WixClient, submission: Submission, message: dict) -> tupl
                 found = _find_delivered(client, conversation_id, str(submission.reference))
                 if found:
                     return found, Outcome.RECONCILED
-            return client.send_message(conversation_id, message)["id"], Outcome.SENT
+            sent = client.send_message(conversation_id, message, before_send=lease.renew)
+            return sent["id"], Outcome.SENT
         except WixNotFoundError:
             if fresh:
                 raise
@@ -279,11 +325,11 @@ def _find_delivered(client: WixClient, conversation_id: str, reference: str) -> 
     return None
 
 
-def _record_success(submission, lease, started_at, message_id: str, outcome: str) -> None:
+def _record_success(submission, lease: Lease, started_at, message_id: str, outcome: str) -> None:
     now = timezone.now()
     with transaction.atomic():
         updated = Submission.objects.filter(
-            pk=submission.pk, status=Status.SENDING, locked_until=lease
+            pk=submission.pk, status=Status.SENDING, locked_until=lease.until
         ).update(
             status=Status.SENT,
             sent_at=now,
@@ -321,10 +367,8 @@ def retry_delay(attempt_count: int, retry_after: float | None = None) -> float:
     return max(delay, retry_after or 0.0)
 
 
-def _record_failure(submission, lease, started_at, error: WixError) -> None:
+def _record_failure(submission, lease: Lease, started_at, error: WixError) -> None:
     """Record one failed attempt and decide the submission's next state."""
-    from .tasks import deliver_submission
-
     now = timezone.now()
     outcome = classify(error)
     text = str(error)[:2000]
@@ -341,7 +385,7 @@ def _record_failure(submission, lease, started_at, error: WixError) -> None:
         enqueue_at = retry_at if delay <= 60 else None
     with transaction.atomic():
         updated = Submission.objects.filter(
-            pk=submission.pk, status=Status.SENDING, locked_until=lease
+            pk=submission.pk, status=Status.SENDING, locked_until=lease.until
         ).update(
             status=Status.FAILED if gives_up else Status.RETRYING,
             next_attempt_at=retry_at,
@@ -366,10 +410,7 @@ def _record_failure(submission, lease, started_at, error: WixError) -> None:
             error=text,
         )
         if updated and enqueue_at:
-            countdown = max((retry_at - now).total_seconds(), 0)
-            transaction.on_commit(
-                lambda: deliver_submission.apply_async((submission.pk,), countdown=countdown)
-            )
+            enqueue_on_commit(submission.pk, countdown=max((retry_at - now).total_seconds(), 0))
     log = logger.error if gives_up else logger.warning
     log("Delivery of %s failed (%s): %s", submission.reference, outcome, text)
 
@@ -384,8 +425,6 @@ def relay_due_submissions(*, now=None, batch_size: int | None = None) -> int:
     died. A row just enqueued is left alone for a grace period, so the relay never floods the
     broker with copies of a message that is merely waiting its turn.
     """
-    from .tasks import deliver_submission
-
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.INBOX_INTAKE_QUEUED_GRACE_SECONDS)
     due = (
@@ -404,7 +443,7 @@ def relay_due_submissions(*, now=None, batch_size: int | None = None) -> int:
         )
         Submission.objects.filter(pk__in=ids).update(enqueued_at=now)
         for submission_id in ids:
-            deliver_submission.delay_on_commit(submission_id)
+            enqueue_on_commit(submission_id)
     if ids:
         logger.info("Relay enqueued %d due submission(s)", len(ids))
     return len(ids)

@@ -471,3 +471,39 @@ def test_an_unexpected_error_is_recorded_not_left_stuck(make_submission, monkeyp
     assert retrying.status == Status.RETRYING
     assert retrying.needs_reconciliation is True
     assert "RuntimeError: disk full" in retrying.last_error
+
+
+def test_a_worker_whose_lease_passed_to_another_never_sends(
+    sandbox_url, make_submission, monkeypatch, transactional_db
+):
+    """The wait before the send (here the rate limiter) outlasts the lease; the relay hands the
+    row to another worker. The first worker must then leave the send to that one."""
+    submission = make_submission()
+    client = services.get_wix_client()
+
+    def slow_throttle():
+        if ApiCall.objects.filter(path="/inbox/v2/conversations").exists():
+            Submission.objects.filter(pk=submission.pk).update(
+                locked_until=timezone.now() + timedelta(minutes=5)  # another worker's lease
+            )
+
+    monkeypatch.setattr(client, "throttle", slow_throttle)
+    monkeypatch.setattr(services, "get_wix_client", lambda: client)
+
+    assert services.deliver(submission.pk) is None
+    assert not SandboxMessage.objects.exists()
+    assert not DeliveryAttempt.objects.exists()
+    submission.refresh_from_db()
+    assert submission.status == Status.SENDING
+
+
+def test_the_lease_is_renewed_right_before_the_send(
+    sandbox_url, make_submission, settings, transactional_db
+):
+    settings.INBOX_INTAKE_LEASE_SECONDS = 300
+    submission = make_submission()
+
+    delivered = services.deliver(submission.pk)
+
+    assert delivered.status == Status.SENT
+    assert delivered.locked_until is None

@@ -5,8 +5,9 @@ import responses
 from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
+from kombu.exceptions import OperationalError
 
-from inbox_intake import protection
+from inbox_intake import protection, tasks
 from inbox_intake.models import Submission, WixMemberLink
 
 FORM_URL = "/intake/contact/"
@@ -390,3 +391,20 @@ def test_embed_thanks_drops_a_next_that_is_not_allowed(client):
     page = client.get("/intake/contact/embed/thanks/", {"next": "https://evil.com/"})
 
     assert 'data-next=""' in page.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_broker_outage_neither_fails_the_visitor_nor_loses_the_submission(
+    client, contact_data, monkeypatch, django_capture_on_commit_callbacks
+):
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.deliver_submission, "apply_async", broker_down)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post("/intake/contact/", contact_data)
+
+    assert response.status_code == 302
+    submission = Submission.objects.get()
+    assert submission.status == Submission.Status.QUEUED, "the relay will enqueue it again"

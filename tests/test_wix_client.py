@@ -525,3 +525,19 @@ def test_a_200_send_without_a_message_id_is_ambiguous(mocked, client):
 
     with pytest.raises(WixAmbiguousError, match="without a message id"):
         client.send_message(CONVERSATION, FORM_MESSAGE)
+
+
+def test_before_send_runs_after_the_throttle_and_can_call_the_send_off(mocked):
+    order = []
+    client = WixClient(
+        base_url=BASE, auth=ApiKeyAuth(KEY, site_id=SITE), throttle=lambda: order.append("throttle")
+    )
+
+    def call_off():
+        order.append("before_send")
+        raise LookupError("lease lost")
+
+    with pytest.raises(LookupError):
+        client.send_message(CONVERSATION, FORM_MESSAGE, before_send=call_off)
+    assert order == ["throttle", "before_send"]
+    assert len(mocked.calls) == 0

@@ -94,10 +94,12 @@ class WixClient:
 
     # --- Messages -------------------------------------------------------------------------------
 
-    def send_message(self, conversation_id: str, message: dict) -> dict:
+    def send_message(self, conversation_id: str, message: dict, *, before_send=None) -> dict:
         """Post a message as the conversation's participant, notifying the business.
 
         Send Message has no idempotency key: a failure after the request left is ambiguous.
+        `before_send`, if given, is called at the last moment (after any throttle wait) and may
+        raise to call the send off.
         """
         body = {
             "conversationId": conversation_id,
@@ -106,7 +108,12 @@ class WixClient:
             "sendAs": "PARTICIPANT",
         }
         message = self._call(
-            "POST", "/inbox/v2/messages", json_body=body, idempotent=False, expect=("message",)
+            "POST",
+            "/inbox/v2/messages",
+            json_body=body,
+            idempotent=False,
+            expect=("message",),
+            before_send=before_send,
         )
         if not isinstance(message, dict) or not message.get("id"):
             raise WixAmbiguousError(
@@ -168,6 +175,7 @@ class WixClient:
         query: dict | None = None,
         idempotent: bool = True,
         expect: tuple[str, ...] = (),
+        before_send=None,
     ):
         """Make one API call; return the answer's value at the key path `expect`."""
         what = f"{method} {path}"
@@ -182,7 +190,13 @@ class WixClient:
             if self._consistency_token:
                 headers["X-Wix-Consistent"] = self._consistency_token
             response = self._send(
-                method, url, what, headers=headers, data=data, idempotent=idempotent
+                method,
+                url,
+                what,
+                headers=headers,
+                data=data,
+                idempotent=idempotent,
+                before_send=before_send,
             )
             consistency_token = response.headers.get("X-Wix-Consistent")
             if consistency_token:
@@ -195,9 +209,13 @@ class WixClient:
             return _expected(answer, expect, what, idempotent=idempotent)
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _send(self, method, url, what, *, headers, data, idempotent=True) -> requests.Response:
+    def _send(
+        self, method, url, what, *, headers, data, idempotent=True, before_send=None
+    ) -> requests.Response:
         if self.throttle:
             self.throttle()
+        if before_send:
+            before_send()
         try:
             return self.session.request(
                 method, url, headers=headers, data=data, timeout=self.timeout, allow_redirects=False
