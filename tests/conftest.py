@@ -8,9 +8,23 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.core.cache import cache
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parent.parent
+#: A site allowed to embed the form, in the tests that need one.
+LANDING = "https://landing.example"
+
+
+@pytest.fixture(autouse=True)
+def fresh_rate_limits():
+    """Rate-limit counters live in the cache: every test starts with none."""
+    cache.clear()
+
+
+@pytest.fixture
+def allowed_origins(settings):
+    settings.INBOX_INTAKE_ALLOWED_ORIGINS = [LANDING]
 
 
 @pytest.fixture

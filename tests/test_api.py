@@ -6,25 +6,19 @@ from urllib.parse import urlencode
 
 import pytest
 import responses
-from django.core.cache import cache
 from django.test import Client
 
 from inbox_intake import protection
 from inbox_intake.models import Submission
+from tests.conftest import LANDING
 
 FORM_URL = "/intake/contact/"
 SCHEMA_URL = "/intake/contact/schema.json"
-LANDING = "https://landing.example"
 
 
 @pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-
-
-@pytest.fixture(autouse=True)
-def allowed_origins(settings):
-    settings.INBOX_INTAKE_ALLOWED_ORIGINS = [LANDING]
+def landing_is_allowed(allowed_origins):
+    """Every test here posts as a page on LANDING would."""
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ import threading
 from dataclasses import dataclass, field
 
 import pytest
-from django.core.cache import cache
 from playwright.sync_api import expect
 
 from inbox_intake.models import Submission
@@ -56,11 +55,6 @@ def host_site():
     server.shutdown()
     server.server_close()
     thread.join()
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
 
 
 @pytest.fixture

@@ -1,25 +1,14 @@
 import pytest
 import requests
 import responses
-from django.core.cache import cache
 
 from inbox_intake import protection
 from inbox_intake.forms import ContactForm
 from inbox_intake.models import Submission
+from tests.conftest import LANDING
 
 OWN = "http://testserver"
-LANDING = "https://landing.example"
 TURNSTILE_VERIFY = protection.CAPTCHA_PROVIDERS["turnstile"].verify_url
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-
-
-@pytest.fixture
-def allowed_origins(settings):
-    settings.INBOX_INTAKE_ALLOWED_ORIGINS = [LANDING]
 
 
 @pytest.fixture

@@ -2,7 +2,6 @@ import re
 
 import pytest
 import responses
-from django.core.cache import cache
 from django.test import Client
 from django.urls import reverse
 from kombu.exceptions import OperationalError
@@ -12,17 +11,6 @@ from inbox_intake.models import Submission, WixMemberLink
 
 FORM_URL = "/intake/contact/"
 EMBED_URL = "/intake/contact/embed/"
-LANDING = "https://landing.example"
-
-
-@pytest.fixture(autouse=True)
-def fresh_rate_limits():
-    cache.clear()
-
-
-@pytest.fixture
-def allowed_origins(settings):
-    settings.INBOX_INTAKE_ALLOWED_ORIGINS = [LANDING]
 
 
 @pytest.fixture
