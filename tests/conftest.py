@@ -11,6 +11,8 @@ from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
 
+from inbox_intake.models import Submission
+
 ROOT = Path(__file__).resolve().parent.parent
 #: A site allowed to embed the form, in the tests that need one.
 LANDING = "https://landing.example"
@@ -25,6 +27,30 @@ def fresh_rate_limits():
 @pytest.fixture
 def allowed_origins(settings):
     settings.INBOX_INTAKE_ALLOWED_ORIGINS = [LANDING]
+
+
+@pytest.fixture
+def make_submission(db):
+    """Save a submission with valid contact data. `data` entries replace the defaults';
+    `received` moves it into the past; other keywords are model fields."""
+
+    def make(status=Submission.Status.QUEUED, received=None, data=None, **fields):
+        form_data = {
+            "first_name": "Jane",
+            "last_name": "Doe",
+            "email": "jane@example.com",
+            "phone": "",
+            "message": "Hello, I would like a quote.",
+            "subscribe_newsletter": False,
+        } | (data or {})
+        defaults = {"email": form_data["email"].lower(), "name": "Jane Doe", "status": status}
+        submission = Submission.objects.create(data=form_data, **(defaults | fields))
+        if received:
+            Submission.objects.filter(pk=submission.pk).update(created_at=received)
+            submission.refresh_from_db()
+        return submission
+
+    return make
 
 
 @pytest.fixture

@@ -5,6 +5,7 @@ import csv
 import io
 import re
 from datetime import datetime, timedelta
+from functools import partial
 from urllib.parse import urlencode
 
 import pytest
@@ -23,26 +24,9 @@ ESCAPED_XSS = "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt;"
 
 
 @pytest.fixture
-def make_submission(db):
-    """A submission with valid contact data; `received` moves it into the past."""
-
-    def make(status=Status.FAILED, received=None, data=None, **fields):
-        form_data = {
-            "first_name": "Jane",
-            "last_name": "Doe",
-            "email": "jane@example.com",
-            "phone": "",
-            "message": "Hello, I would like a quote.",
-            "subscribe_newsletter": False,
-        } | (data or {})
-        defaults = {"email": form_data["email"], "name": "Jane Doe", "status": status}
-        submission = Submission.objects.create(data=form_data, **(defaults | fields))
-        if received:
-            Submission.objects.filter(pk=submission.pk).update(created_at=received)
-            submission.refresh_from_db()
-        return submission
-
-    return make
+def make_submission(make_submission):
+    """Submissions here are FAILED unless a test says otherwise."""
+    return partial(make_submission, status=Status.FAILED)
 
 
 @pytest.fixture

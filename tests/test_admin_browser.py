@@ -3,6 +3,7 @@ delivers it to the Wix sandbox over HTTP."""
 
 import pytest
 from django.contrib.auth.models import Permission
+from playwright.sync_api import expect
 
 from inbox_intake.models import Submission
 from tests.conftest import wait_until
@@ -57,7 +58,7 @@ def test_staff_retry_a_failed_submission_and_see_it_delivered(
     page.click("input[type=submit]")
     page.locator("#changelist-filter").get_by_role("link", name="Failed", exact=True).click()
     rows = page.locator("#result_list tbody tr")
-    assert rows.count() == 1
+    expect(rows).to_have_count(1)  # waits for the filtered page; count() would not
     rows.first.locator("th a").click()
     page.click("#retry-now")
 

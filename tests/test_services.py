@@ -18,24 +18,6 @@ Outcome = DeliveryAttempt.Outcome
 
 
 @pytest.fixture
-def make_submission(db):
-    def make(**overrides):
-        data = {
-            "first_name": "Jane",
-            "last_name": "Doe",
-            "email": "jane@example.com",
-            "phone": "",
-            "message": "Hello, I would like a quote.",
-            "subscribe_newsletter": False,
-        }
-        data.update(overrides.pop("data", {}))
-        fields = {"data": data, "email": data["email"].lower(), "name": "Jane Doe"}
-        return Submission.objects.create(**(fields | overrides))
-
-    return make
-
-
-@pytest.fixture
 def sandbox_client(sandbox_url, settings):
     auth = ApiKeyAuth(settings.WIX_SANDBOX_API_KEY, site_id=settings.WIX_SANDBOX_SITE_ID)
     return WixClient(base_url=sandbox_url, auth=auth)
