@@ -58,7 +58,8 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]
 
-ROOT_URLCONF = "site_project.urls"
+# A benchmark server mounts its baseline views beside the site (bench/urls.py).
+ROOT_URLCONF = env("ROOT_URLCONF", default="site_project.urls")
 WSGI_APPLICATION = "site_project.wsgi.application"
 
 TEMPLATES = [
@@ -152,6 +153,8 @@ WIX_SANDBOX_APP_SECRET = env("WIX_SANDBOX_APP_SECRET", default="sandbox-app-secr
 WIX_SANDBOX_INSTANCE_ID = env(
     "WIX_SANDBOX_INSTANCE_ID", default="d2b6f1e4-3a8c-4e5f-8b7d-9c0a1e2f3b4d"
 )
+# Wix's rate limit, emulated by the sandbox (API requests in any sliding minute; 0: no limit).
+WIX_SANDBOX_RATE_LIMIT_PER_MINUTE = env.int("WIX_SANDBOX_RATE_LIMIT_PER_MINUTE", default=0)
 
 WIX_API_KEY = env("WIX_API_KEY", default="")
 WIX_SITE_ID = env("WIX_SITE_ID", default="")

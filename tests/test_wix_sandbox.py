@@ -19,12 +19,14 @@ from django.conf import settings as django_settings
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
+from django.db.models import F
 from django.utils import timezone
 
-from wix_sandbox import checks, contacts, faults, inbox
+from wix_sandbox import checks, contacts, faults, inbox, rate_limit
 from wix_sandbox.conf import sandbox_setting
 from wix_sandbox.errors import ApiError
 from wix_sandbox.models import (
+    AdmittedCall,
     ApiCall,
     FaultConfig,
     SandboxAccessToken,
@@ -1509,3 +1511,44 @@ def test_lengths_are_counted_in_utf16_units_like_wix(api, conversation):
     assert response.status_code == 400
     violation = response.json()["details"]["validationError"]["fieldViolations"][0]
     assert violation["field"] == "message.content.form.fields[0].value"
+
+
+# --- Rate limit (WIX_SANDBOX_RATE_LIMIT_PER_MINUTE) ----------------------------------------------
+
+
+def test_the_rate_limit_answers_429_past_a_sliding_minute(api, conversation, settings):
+    settings.WIX_SANDBOX_RATE_LIMIT_PER_MINUTE = 2
+    path = f"/inbox/v2/conversations/{conversation['id']}"
+
+    admitted = [api.get(path).status_code for _ in range(2)]
+    refused = api.get(path)
+    # A minute later the first two calls have left the window.
+    AdmittedCall.objects.update(admitted=F("admitted") - timedelta(seconds=61))
+    a_minute_later = api.get(path)
+
+    assert admitted == [200, 200]
+    assert application_error(refused, 429)["code"] == "RESOURCE_EXHAUSTED"
+    assert refused["x-wix-request-id"]
+    assert 55 <= int(refused["Retry-After"]) <= 60
+    assert a_minute_later.status_code == 200
+    assert ApiCall.objects.filter(status=429).count() == 1
+    assert AdmittedCall.objects.count() == 1  # refused calls are not counted; old ones are gone
+
+
+def test_the_rate_limit_is_off_by_default(api, conversation):
+    path = f"/inbox/v2/conversations/{conversation['id']}"
+
+    statuses = {api.get(path).status_code for _ in range(5)}
+
+    assert sandbox_setting("WIX_SANDBOX_RATE_LIMIT_PER_MINUTE") == 0
+    assert statuses == {200}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_calls_never_exceed_the_rate_limit(settings):
+    settings.WIX_SANDBOX_RATE_LIMIT_PER_MINUTE = 3
+
+    results = run_concurrently(8, rate_limit.admit)
+
+    assert results.count(None) == 3, results
+    assert all(isinstance(wait, int) and 1 <= wait <= 60 for wait in results if wait is not None)

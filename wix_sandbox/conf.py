@@ -15,6 +15,8 @@ DEFAULTS = {
     # How long the `hang` fault holds a request before answering 504: longer than client timeouts.
     "WIX_SANDBOX_HANG_SECONDS": 60,
     "WIX_SANDBOX_BUSINESS_NAME": "Sandbox Business",
+    # Wix's rate limit, emulated: API requests allowed in any sliding minute; 0 is no limit.
+    "WIX_SANDBOX_RATE_LIMIT_PER_MINUTE": 0,
 }
 
 

@@ -17,7 +17,7 @@ from django.http import HttpResponse, JsonResponse
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 
-from . import errors, faults
+from . import errors, faults, rate_limit
 from .auth import authenticate
 from .errors import ApiError
 from .models import ApiCall
@@ -57,6 +57,13 @@ def api_view(**endpoints_by_method: Endpoint):
     def view(request, **path_params):
         endpoint = endpoints_by_method.get(request.method)
         request_id = new_request_id()
+        # Counted on arrival, as Wix's gateway would, before any fault or latency.
+        retry_after = rate_limit.admit() if endpoint else None
+        if retry_after is not None:
+            response = errors.rate_limited(retry_after).as_response()
+            response[REQUEST_ID_HEADER] = request_id
+            _record(request, request_id, endpoint, faults.NO_FAULT, status=429)
+            return response
         plan = faults.plan_for(endpoint.name) if endpoint else faults.NO_FAULT
         faults.add_latency(plan)
         if plan.fault == "reset":

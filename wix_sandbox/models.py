@@ -128,3 +128,13 @@ class FaultConfig(models.Model):
 
     def __str__(self):
         return f"fault rules, updated {self.updated:%Y-%m-%d %H:%M:%S}"
+
+
+class AdmittedCall(models.Model):
+    """One API request let through while WIX_SANDBOX_RATE_LIMIT_PER_MINUTE is on; rows older than
+    a minute are deleted as new requests come."""
+
+    admitted = models.DateTimeField(db_index=True)
+
+    def __str__(self):
+        return f"admitted at {self.admitted:%Y-%m-%d %H:%M:%S.%f}"
