@@ -7,7 +7,7 @@ NODE_INSTALLED := conformance/node_modules/.installed
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: run test lint format setup migrate demo-admin lock clean
+.PHONY: run test lint format setup migrate demo-admin lock clean bench
 
 $(INSTALLED): requirements.txt requirements-dev.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,14 @@ format: setup
 
 test: lint $(NODE_INSTALLED) $(CHROMIUM)
 	$(BIN)/pytest
+
+# The benchmarks of docs/benchmarks.md, at their default sizes (under 10 minutes on 2 cores); each
+# writes bench/results/<name>.json. They need PostgreSQL, redis-server and wrk (installed if missing).
+bench: setup
+	command -v wrk >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+	$(BIN)/python -m bench.intake
+	$(BIN)/python -m bench.delivery
+	$(BIN)/python -m bench.scale
 
 lock: setup
 	$(BIN)/pip-compile --quiet --strip-extras --no-header --no-emit-index-url --no-emit-find-links requirements.in -o requirements.txt
