@@ -384,7 +384,13 @@ class IntakeBenchmark:
                         )
                         in_force = latency
                     arguments = [target.mode, csrf_token, csrf_cookie]
-                    self._wrk(stack, target, self.config.warmup, self.config.connections, arguments)
+                    warm_up = self._wrk(
+                        stack, target, self.config.warmup, self.config.connections, arguments
+                    )
+                    if any(warm_up["errors"].values()):
+                        result.problems.append(
+                            f"{target.label} at +{latency} ms, warm-up: errors {warm_up['errors']}"
+                        )
                     for connections, seconds in (
                         (self.config.connections, self.config.duration),
                         (1, self.config.probe_duration),
