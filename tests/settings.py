@@ -9,6 +9,9 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/inbox_intake")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+# Tests (and the worker processes they start) open and close connections as they go, so that the
+# test database can always be dropped at the end.
+os.environ.setdefault("DATABASE_CONN_MAX_AGE", "0")
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"inbox_intake_test_{os.getpid()}")
 for name in (
     "WIX_API_KEY",
