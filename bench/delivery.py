@@ -25,10 +25,7 @@ It prints a table and writes bench/results/delivery.json.
 import argparse
 import bisect
 import json
-import shutil
-import signal
 import sys
-import tempfile
 import time
 import uuid
 from collections import Counter
@@ -40,7 +37,7 @@ import psycopg
 import redis
 
 from bench._stack import QUEUE, BenchStack, ManagedProcess, copy_submissions
-from bench.report import RESULTS_DIR, machine_facts, markdown_table, write_json
+from bench.report import RESULTS_DIR, machine_facts, markdown_table, work_folder, write_json
 
 #: Settings of every process. The relay runs every second and enqueues up to 500 at a time, so
 #: it never limits the drain; everything else is production's default.
@@ -558,19 +555,10 @@ def main(argv: list[str] | None = None) -> int:
         limited_messages=args.limited_messages,
         limited_per_minute=args.per_minute,
     )
-    # SIGTERM stops the run like Ctrl-C does, so the processes it started are stopped too.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
-    work_dir = Path(tempfile.mkdtemp(prefix="inbox-intake-bench-delivery-"))
-    try:
+    with work_folder("inbox-intake-bench-delivery-") as (work_dir, keep):
         result = DeliveryBenchmark(config, work_dir).run()
-    except BaseException:
-        print(f"logs kept in {work_dir}", file=sys.stderr)
-        raise
-    if result.problems:
-        print(f"logs kept in {work_dir}", file=sys.stderr)
-    else:
-        shutil.rmtree(work_dir)
+        keep["keep"] = bool(result.problems)
     print(result.tables())
     elapsed = round(time.monotonic() - started)
     print(f"took {elapsed} s")

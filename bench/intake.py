@@ -29,11 +29,8 @@ import argparse
 import json
 import os
 import re
-import shutil
-import signal
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -49,6 +46,7 @@ from bench.report import (
     machine_facts,
     markdown_table,
     milliseconds,
+    work_folder,
     write_json,
 )
 
@@ -685,19 +683,10 @@ def main(argv: list[str] | None = None) -> int:
         sandbox_latencies=tuple(args.latencies),
         persistent_connections=not args.no_persistent_connections,
     )
-    # SIGTERM stops the run like Ctrl-C does, so the processes it started are stopped too.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
     started = time.monotonic()
-    work_dir = Path(tempfile.mkdtemp(prefix="inbox-intake-bench-intake-"))
-    try:
+    with work_folder("inbox-intake-bench-intake-") as (work_dir, keep):
         result = IntakeBenchmark(config, work_dir).run()
-    except BaseException:
-        print(f"logs kept in {work_dir}", file=sys.stderr)
-        raise
-    if result.problems:
-        print(f"logs kept in {work_dir}", file=sys.stderr)
-    else:
-        shutil.rmtree(work_dir)
+        keep["keep"] = bool(result.problems)
     print(summary(result))
     elapsed = round(time.monotonic() - started)
     print(f"took {elapsed} s")

@@ -5,7 +5,12 @@ import json
 import math
 import os
 import platform
+import shutil
+import signal
 import subprocess
+import sys
+import tempfile
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
@@ -55,6 +60,28 @@ def markdown_table(headers: list[str], rows: list[list]) -> str:
     ]
     lines.insert(1, "|" + "|".join("-" * (width + 2) for width in widths) + "|")
     return "\n".join(lines)
+
+
+@contextmanager
+def work_folder(prefix: str):
+    """A temporary folder for a run's logs, yielded with a `keep` flag: set it, or leave the block
+    with an exception, and the folder is kept and named on stderr; otherwise it is removed.
+
+    SIGTERM stops the run as Ctrl-C does, so the processes it started are stopped too.
+    """
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    keep = {"keep": False}
+    try:
+        yield folder, keep
+    except BaseException:
+        keep["keep"] = True
+        raise
+    finally:
+        if keep["keep"]:
+            print(f"logs kept in {folder}", file=sys.stderr)
+        else:
+            shutil.rmtree(folder)
 
 
 def write_json(path: Path, data: dict) -> None:
