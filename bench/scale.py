@@ -91,6 +91,8 @@ class SizeResult:
     rows: int
     attempts: int
     load_seconds: float
+    #: services.fold_status_tally() after the load: the triggers wrote one tally row per row.
+    fold_seconds: float
     vacuum_analyze_seconds: float
     table_mb: float
     measurements: dict[str, Measurement] = field(default_factory=dict)
@@ -226,11 +228,30 @@ def load(database_url: str, rows: int, config: ScaleConfig) -> tuple[int, float]
 
     with psycopg.connect(database_url) as db:
         db.execute(
-            "TRUNCATE inbox_intake_deliveryattempt, inbox_intake_submission RESTART IDENTITY"
+            "TRUNCATE inbox_intake_deliveryattempt, inbox_intake_submission,"
+            " inbox_intake_statustally RESTART IDENTITY"
         )
         copy_submissions(db, submissions())
         attempts = db.execute(ATTEMPTS_FROM_SUBMISSIONS).rowcount
     return attempts, time.monotonic() - started
+
+
+def fold_tally(rows: int) -> float:
+    """Fold the status tally as the periodic task would have, and check it against the table
+    itself; return how long the fold took."""
+    from django.db.models import Count
+
+    from inbox_intake import services
+    from inbox_intake.models import Submission
+
+    started = time.monotonic()
+    services.fold_status_tally()
+    seconds = time.monotonic() - started
+    counted = Submission.objects.order_by().values_list("status").annotate(n=Count("*"))
+    tallied = {status: n for status, n in services.status_counts().items() if n}
+    if tallied != dict(counted) or sum(tallied.values()) != rows:
+        raise RuntimeError(f"The status tally {tallied} disagrees with the table {dict(counted)}")
+    return seconds
 
 
 def _status(choose: random.Random, index: int, rows: int) -> str:
@@ -251,6 +272,7 @@ def vacuum_analyze(database_url: str) -> tuple[float, float]:
     with psycopg.connect(database_url, autocommit=True) as db:
         db.execute("VACUUM ANALYZE inbox_intake_submission")
         db.execute("VACUUM ANALYZE inbox_intake_deliveryattempt")
+        db.execute("VACUUM ANALYZE inbox_intake_statustally")
         size = db.execute("SELECT pg_total_relation_size('inbox_intake_submission')").fetchone()[0]
     return time.monotonic() - started, round(size / 2**20, 1)
 
@@ -365,6 +387,7 @@ def run_scale(config: ScaleConfig, work_dir: Path) -> ScaleResult:
         for size in config.sizes:
             connection.close()
             attempts, load_seconds = load(database_url, size, config)
+            fold_seconds = fold_tally(size)
             vacuum_seconds, table_mb = vacuum_analyze(database_url)
             _report(f"{size:,} rows loaded in {load_seconds:.0f} s ({table_mb} MB)")
             measurements = measure_all(REPEATS, keep_plans=size == config.sizes[-1])
@@ -373,6 +396,7 @@ def run_scale(config: ScaleConfig, work_dir: Path) -> ScaleResult:
                     rows=size,
                     attempts=attempts,
                     load_seconds=round(load_seconds, 1),
+                    fold_seconds=round(fold_seconds, 1),
                     vacuum_analyze_seconds=round(vacuum_seconds, 1),
                     table_mb=table_mb,
                     measurements=measurements,

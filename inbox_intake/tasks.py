@@ -13,3 +13,8 @@ def deliver_submission(submission_id: int) -> None:
 @shared_task(ignore_result=True)
 def relay_due_submissions() -> int:
     return services.relay_due_submissions()
+
+
+@shared_task(ignore_result=True)
+def fold_status_tally() -> int:
+    return services.fold_status_tally()

@@ -146,6 +146,10 @@ CELERY_BEAT_SCHEDULE = {
         "task": "inbox_intake.tasks.relay_due_submissions",
         "schedule": env.float("INBOX_INTAKE_RELAY_INTERVAL", default=5.0),
     },
+    "fold-status-tally": {
+        "task": "inbox_intake.tasks.fold_status_tally",
+        "schedule": 60.0,
+    },
 }
 
 # --- Wix ----------------------------------------------------------------------------------------
