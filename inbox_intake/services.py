@@ -23,6 +23,7 @@ from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
+from kombu.exceptions import OperationalError
 
 from .forms import INTAKE_FORMS
 from .messages import FormMessage, MessageTooLarge, build_form_message
@@ -422,16 +423,20 @@ def relay_due_submissions(*, now=None, batch_size: int | None = None) -> int:
     """Enqueue a batch of submissions that are due but not on the broker; return how many.
 
     Due: RETRYING past its time, QUEUED that the broker never delivered, SENDING whose worker
-    died. A row just enqueued is left alone for a grace period, so the relay never floods the
-    broker with copies of a message that is merely waiting its turn.
+    died. A row already enqueued is enqueued again only once it has waited a grace period and
+    the broker's queue has run empty: while messages still wait there, its own may be among them,
+    and copying every row of a long backlog would only make the backlog longer.
     """
     now = now or timezone.now()
     grace = now - timedelta(seconds=settings.INBOX_INTAKE_QUEUED_GRACE_SECONDS)
+    lost = Q(enqueued_at__lte=grace)
+    if waiting_in_broker():
+        lost &= Q(status=Status.SENDING)
     due = (
         Q(status=Status.QUEUED)
         | Q(status=Status.RETRYING, next_attempt_at__lte=now)
         | Q(status=Status.SENDING, locked_until__lt=now)
-    ) & (Q(enqueued_at__isnull=True) | Q(enqueued_at__lte=grace))
+    ) & (Q(enqueued_at__isnull=True) | lost)
     # `status__in` repeats what `due` implies, so that PostgreSQL sees it may use the partial
     # index of pending rows: the relay stays one cheap query however large the table grows.
     rows = Submission.objects.filter(due, status__in=PENDING_STATUSES).order_by("enqueued_at")
@@ -449,6 +454,23 @@ def relay_due_submissions(*, now=None, batch_size: int | None = None) -> int:
     if ids:
         logger.info("Relay enqueued %d due submission(s)", len(ids))
     return len(ids)
+
+
+def waiting_in_broker() -> int:
+    """How many delivery tasks wait in the broker's queue, not yet taken by a worker (0 if the
+    broker cannot be asked: the relay then enqueues as if the queue had run empty)."""
+    from site_project.celery import app
+
+    queue = app.amqp.queues[settings.CELERY_TASK_DEFAULT_QUEUE]
+    with app.connection_for_read() as broker:
+        try:
+            broker.ensure_connection(max_retries=1)
+            return queue.bind(broker.default_channel).queue_declare(passive=True).message_count
+        except broker.channel_errors:
+            return 0  # the queue does not exist (yet): nothing waits in it
+        except (OperationalError, *broker.connection_errors) as error:
+            logger.warning("Could not ask the broker how many tasks wait: %s", error)
+            return 0
 
 
 @dataclass

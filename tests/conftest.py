@@ -143,14 +143,37 @@ def celery_worker(start_worker):
     return start_worker()
 
 
+def _test_queue(connection):
+    from site_project.celery import app
+
+    return app.amqp.queues[settings.CELERY_TASK_DEFAULT_QUEUE].bind(connection.default_channel)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def purge_test_queue():
     """Leave nothing behind in Redis: drop this run's queue when the session ends."""
     yield
     from site_project.celery import app
 
-    with app.connection_for_write() as conn:
-        conn.default_channel.queue_delete(settings.CELERY_TASK_DEFAULT_QUEUE)
+    with app.connection_for_write() as connection:
+        queue = _test_queue(connection)
+        # Declared first: kombu's Redis transport deletes only the bindings it knows of.
+        queue.declare()
+        queue.delete()
+
+
+@pytest.fixture
+def empty_queue():
+    """This run's delivery queue, emptied of what earlier tests published; call it to empty the
+    queue again."""
+    from site_project.celery import app
+
+    def empty():
+        with app.connection_for_write() as connection:
+            _test_queue(connection).purge()
+
+    empty()
+    return empty
 
 
 CHROMIUM = "/usr/bin/chromium"

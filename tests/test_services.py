@@ -9,7 +9,9 @@ from django.utils import timezone
 
 from inbox_intake import services
 from inbox_intake.models import DeliveryAttempt, Submission, WixParticipant
+from inbox_intake.tasks import deliver_submission
 from inbox_intake.wix import ApiKeyAuth, WixClient
+from site_project.celery import app as celery_app
 from tests.conftest import wait_until
 from wix_sandbox.models import ApiCall, SandboxContact, SandboxConversation, SandboxMessage
 
@@ -258,7 +260,7 @@ def test_backoff_never_comes_before_retry_after(settings, seeded_jitter):
 
 
 def test_relay_enqueues_what_is_due_and_nothing_else(
-    make_submission, django_capture_on_commit_callbacks
+    make_submission, django_capture_on_commit_callbacks, empty_queue
 ):
     now = timezone.now()
     long_ago = now - timedelta(hours=1)
@@ -282,13 +284,51 @@ def test_relay_enqueues_what_is_due_and_nothing_else(
     assert sorted(relayed.values_list("pk", flat=True)) == sorted(s.pk for s in due)
 
 
-def test_relay_waits_a_grace_period_before_enqueuing_again(make_submission):
+def test_relay_waits_a_grace_period_before_enqueuing_again(make_submission, empty_queue):
     make_submission(status=Status.QUEUED, enqueued_at=None)
     now = timezone.now()
 
     assert services.relay_due_submissions(now=now) == 1
     assert services.relay_due_submissions(now=now + timedelta(seconds=5)) == 0
     assert services.relay_due_submissions(now=now + timedelta(minutes=5)) == 1
+
+
+def test_relay_leaves_enqueued_rows_alone_while_tasks_wait_in_the_broker(
+    make_submission, django_capture_on_commit_callbacks, empty_queue
+):
+    now = timezone.now()
+    long_ago = now - timedelta(hours=1)
+    waiting = make_submission(status=Status.QUEUED, enqueued_at=long_ago)
+    retrying = make_submission(
+        status=Status.RETRYING, next_attempt_at=long_ago, enqueued_at=long_ago
+    )
+    never_published = make_submission(status=Status.QUEUED, enqueued_at=None)
+    orphaned = make_submission(status=Status.SENDING, locked_until=long_ago, enqueued_at=long_ago)
+    deliver_submission.apply_async((waiting.pk,))  # a message still waiting its turn
+    assert services.waiting_in_broker() == 1
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert services.relay_due_submissions(now=now) == 2
+    relayed = Submission.objects.filter(enqueued_at=now).values_list("pk", flat=True)
+    assert set(relayed) == {never_published.pk, orphaned.pk}
+
+    assert services.waiting_in_broker() == 3
+    empty_queue()
+    with django_capture_on_commit_callbacks():
+        assert services.relay_due_submissions(now=now + timedelta(seconds=1)) == 2
+    relayed = Submission.objects.filter(enqueued_at=now + timedelta(seconds=1))
+    assert set(relayed.values_list("pk", flat=True)) == {waiting.pk, retrying.pk}
+
+
+def test_waiting_in_broker_is_zero_for_a_missing_queue_or_an_unreachable_broker(
+    monkeypatch, caplog, settings
+):
+    settings.CELERY_TASK_DEFAULT_QUEUE = f"{settings.CELERY_TASK_DEFAULT_QUEUE}_never_declared"
+    assert services.waiting_in_broker() == 0
+
+    monkeypatch.setattr(celery_app.conf, "broker_read_url", "redis://127.0.0.1:9/0")
+    assert services.waiting_in_broker() == 0
+    assert "Could not ask the broker how many tasks wait" in caplog.text
 
 
 # --- Retry and discard ----------------------------------------------------------------------------
