@@ -63,28 +63,30 @@ def accept_submission(
     user=None,
     spam: bool = False,
 ) -> Submission:
-    """Save a valid submission and schedule its delivery in the same transaction.
+    """Save a valid submission and schedule its delivery.
 
     The visitor never waits on Wix: the task is published only after the row is committed.
     Spam (a bot filled the honeypot) is kept as SPAM for staff to see, and never scheduled.
     """
     data = dict(data)
     visitor_id = data.pop("anonymous_visitor_id", "") or ""
-    with transaction.atomic():
-        submission = Submission.objects.create(
-            form_name=form_name,
-            data=data,
-            email=data["email"].strip().lower(),
-            name=" ".join(filter(None, [data.get("first_name"), data.get("last_name")])),
-            wix_member_id=_member_id_of(user),
-            wix_anonymous_visitor_id=visitor_id,
-            client_ip=client_ip,
-            user_agent=user_agent[:1000],
-            status=Status.SPAM if spam else Status.QUEUED,
-            enqueued_at=None if spam else timezone.now(),
-        )
-        if not spam:
-            enqueue_on_commit(submission.pk)
+    # No atomic block: the one INSERT commits on its own (autocommit) and on_commit then publishes
+    # at once; BEGIN and COMMIT around it only cost two more round trips. Inside a caller's
+    # transaction, the task still waits for that transaction to commit.
+    submission = Submission.objects.create(
+        form_name=form_name,
+        data=data,
+        email=data["email"].strip().lower(),
+        name=" ".join(filter(None, [data.get("first_name"), data.get("last_name")])),
+        wix_member_id=_member_id_of(user),
+        wix_anonymous_visitor_id=visitor_id,
+        client_ip=client_ip,
+        user_agent=user_agent[:1000],
+        status=Status.SPAM if spam else Status.QUEUED,
+        enqueued_at=None if spam else timezone.now(),
+    )
+    if not spam:
+        enqueue_on_commit(submission.pk)
     return submission
 
 

@@ -6,9 +6,11 @@ from urllib.parse import urlencode
 
 import pytest
 import responses
+from django.db import connections
 from django.test import Client
+from kombu.exceptions import OperationalError
 
-from inbox_intake import protection
+from inbox_intake import protection, tasks
 from inbox_intake.models import Submission
 from tests.conftest import LANDING
 
@@ -42,6 +44,16 @@ def api(django_capture_on_commit_callbacks):
 
 def errors(response) -> dict:
     return response.json()["errors"]
+
+
+def post_json(data):
+    """POST to the JSON endpoint as a page on LANDING would, outside any test transaction."""
+    return Client().post(
+        FORM_URL,
+        json.dumps(data),
+        content_type="application/json",
+        headers={"Accept": "application/json", "Origin": LANDING},
+    )
 
 
 # --- 201 -----------------------------------------------------------------------------------------
@@ -143,6 +155,53 @@ def test_redirect_is_returned_only_for_allowed_origins(api, contact_data):
     assert allowed.json()["redirect"] == "https://landing.example/thank-you/"
     assert evil.json()["redirect"] is None
     assert own_site.json()["redirect"] == "http://testserver/intake/contact/thanks/"
+
+
+@pytest.mark.django_db
+def test_a_submission_costs_one_query(api, contact_data, django_assert_num_queries):
+    """The INSERT alone: no transaction (or savepoint) of its own around it."""
+    with django_assert_num_queries(1):
+        response, callbacks = api(contact_data)
+
+    assert response.status_code == 201
+    assert len(callbacks) == 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_task_is_published_once_the_submission_is_committed(contact_data, monkeypatch):
+    seen_by_another_connection = []
+
+    def publish(args, **options):
+        other = connections.create_connection("default")
+        try:
+            with other.cursor() as cursor:
+                cursor.execute("SELECT status FROM inbox_intake_submission WHERE id = %s", args)
+                seen_by_another_connection.append(cursor.fetchone())
+        finally:
+            other.close()
+
+    monkeypatch.setattr(tasks.deliver_submission, "apply_async", publish)
+
+    response = post_json(contact_data)
+
+    assert response.status_code == 201
+    assert seen_by_another_connection == [("queued",)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_broker_outage_still_answers_201_and_keeps_the_submission(
+    contact_data, monkeypatch, caplog
+):
+    def broker_down(*args, **kwargs):
+        raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+    monkeypatch.setattr(tasks.deliver_submission, "apply_async", broker_down)
+
+    response = post_json(contact_data)
+
+    assert response.status_code == 201
+    assert Submission.objects.get().status == Submission.Status.QUEUED, "the relay enqueues it"
+    assert "Connection refused" in caplog.text
 
 
 # --- 400 -----------------------------------------------------------------------------------------
