@@ -15,9 +15,10 @@ Each target is loaded twice at each latency: by 16 connections (throughput; the 
 saturated, so latency there is mostly queueing), then by one connection (the latency of a request
 on a server with room to spare). No Celery worker runs: the real path stores the submission and
 publishes its task to Redis on commit, and the sandbox is never called. Every request carries an
-email of its own. A second server then runs baseline A and the real paths again with persistent
-database connections (CONN_MAX_AGE, through DATABASE_URL), and each step of the real path is
-timed on its own inside one Django process (request_costs), to show where a request's time goes.
+email of its own. The server keeps its database connections (CONN_MAX_AGE 60 s, the default); a
+second server then runs baseline A and the real paths again with a new connection per request
+(`conn_max_age=0` in DATABASE_URL, Django's own default), and each step of the real path is timed
+on its own inside one Django process (request_costs), to show where a request's time goes.
 
     .venv/bin/python -m bench.intake                    # ~3 minutes
     .venv/bin/python -m bench.intake --duration 30 --connections 32 --latencies 0 100 300
@@ -161,26 +162,25 @@ class IntakeConfig:
     web_workers: int = 2
     web_threads: int = 32
     sandbox_latencies: tuple[int, ...] = (0, 300)
-    #: A second server whose threads keep their PostgreSQL connection (Django's CONN_MAX_AGE, set
-    #: in DATABASE_URL): the same paths without a new connection per request.
-    persistent_connections: bool = True
+    #: A second server that opens a PostgreSQL connection for every request (Django's own
+    #: default, CONN_MAX_AGE 0, set in DATABASE_URL): what keeping them saves.
+    new_connection_round: bool = True
     timeout: int = 30
     database: str = "inbox_intake_bench_intake"
     postgres_url: str = "postgres://postgres@127.0.0.1:5432"
 
 
-#: The second server: 16 threads a worker bound its persistent connections to 32, well within
-#: PostgreSQL's default 100 (other stacks may share the server). It runs the fast paths only.
-PERSISTENT = "conn_max_age=60"
-PERSISTENT_THREADS = 16
-PERSISTENT_TARGETS = (BASELINE_A, INTAKE_JSON, INTAKE_FORM)
+#: The second server runs the fast paths only, with a new connection per request.
+NEW_CONNECTIONS = "conn_max_age=0"
+NEW_CONNECTIONS_THREADS = 16
+NEW_CONNECTIONS_TARGETS = (BASELINE_A, INTAKE_JSON, INTAKE_FORM)
 
 
 @dataclass
 class Measurement:
     target: str
     label: str
-    #: "" for the main server, else its DATABASE_URL options (PERSISTENT).
+    #: "" for the main server, else its DATABASE_URL options (NEW_CONNECTIONS).
     database_options: str
     sandbox_latency_ms: int
     connections: int
@@ -340,8 +340,9 @@ class IntakeBenchmark:
             config=asdict(config),
             server=(
                 f"gunicorn -k gthread -w {config.web_workers} --threads {config.web_threads}, "
-                f"DEBUG off, PostgreSQL (a new connection per request, Django's default; "
-                f"and a second server with {PERSISTENT} and {PERSISTENT_THREADS} threads), "
+                "DEBUG off, PostgreSQL (connections kept 60 s, the default settings; and a "
+                f"second server with {NEW_CONNECTIONS}, a new connection per request, and "
+                f"{NEW_CONNECTIONS_THREADS} threads), "
                 "broker: a private Redis, no Celery worker running; "
                 f"wrk -t{config.wrk_threads} -c{config.connections} -d{config.duration}s after "
                 f"a {config.warmup} s warm-up, then wrk -t1 -c1 -d{config.probe_duration}s, "
@@ -350,8 +351,10 @@ class IntakeBenchmark:
         )
         self.script.write_text(WRK_SCRIPT)
         self._round(result, "", config.web_threads, TARGETS, config.sandbox_latencies)
-        if config.persistent_connections:
-            self._round(result, PERSISTENT, PERSISTENT_THREADS, PERSISTENT_TARGETS, (0,))
+        if config.new_connection_round:
+            self._round(
+                result, NEW_CONNECTIONS, NEW_CONNECTIONS_THREADS, NEW_CONNECTIONS_TARGETS, (0,)
+            )
         result.load_average_at_end = [round(load, 2) for load in os.getloadavg()]
         return result
 
@@ -658,9 +661,9 @@ def main(argv: list[str] | None = None) -> int:
         help="the sandbox's added latency of each round, ms",
     )
     parser.add_argument(
-        "--no-persistent-connections",
+        "--no-new-connection-round",
         action="store_true",
-        help=f"skip the second server ({PERSISTENT})",
+        help=f"skip the second server ({NEW_CONNECTIONS})",
     )
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "intake.json")
     parser.add_argument(
@@ -681,7 +684,7 @@ def main(argv: list[str] | None = None) -> int:
         connections=args.connections,
         web_threads=args.web_threads,
         sandbox_latencies=tuple(args.latencies),
-        persistent_connections=not args.no_persistent_connections,
+        new_connection_round=not args.no_new_connection_round,
     )
     started = time.monotonic()
     with work_folder("inbox-intake-bench-intake-") as (work_dir, keep):
