@@ -43,17 +43,26 @@ class DatabaseRateLimiter:
             self._sleep((window + 1) * self.window_seconds - now)
 
     def _take(self, window: int) -> bool:
-        counted = WixRateWindow.objects.filter(window=window, calls__lt=self.per_window).update(
-            calls=F("calls") + 1
-        )
-        if counted:
+        if self._count(window):
             return True
-        if WixRateWindow.objects.filter(window=window).exists():
-            return False
-        try:
-            with transaction.atomic():
-                WixRateWindow.objects.create(window=window, calls=1)
-        except IntegrityError:  # another process opened the window first: count there
-            return self._take(window)
-        WixRateWindow.objects.filter(window__lt=window - 10).delete()
-        return True
+        if not WixRateWindow.objects.filter(window=window).exists():
+            try:
+                with transaction.atomic():
+                    WixRateWindow.objects.create(window=window, calls=1)
+            except IntegrityError:
+                pass
+            else:
+                WixRateWindow.objects.filter(window__lt=window - 10).delete()
+                return True
+        # The window is open, perhaps by another process since our UPDATE found no row: only a
+        # second UPDATE tells a full window from a new one. Without it a process would sleep
+        # until the next window whenever several open one at once.
+        return self._count(window)
+
+    def _count(self, window: int) -> bool:
+        """Count one call in `window` if the window exists and has room."""
+        return bool(
+            WixRateWindow.objects.filter(window=window, calls__lt=self.per_window).update(
+                calls=F("calls") + 1
+            )
+        )

@@ -51,6 +51,29 @@ def test_a_full_window_waits_for_the_next_one(fake_time):
 
 
 @pytest.mark.django_db
+def test_a_window_opened_by_another_process_meanwhile_is_counted_in_not_waited_out(
+    fake_time, monkeypatch
+):
+    """Two processes open a window at once: ours finds no row to count in, then the other's
+    INSERT lands before we look again. The window has room, so nobody sleeps."""
+    limiter = DatabaseRateLimiter(200, clock=fake_time.clock, sleep=fake_time.sleep)
+    window = int(fake_time.now // limiter.window_seconds)
+    count = limiter._count
+
+    def count_after_the_other_process_opened_the_window(window_number):
+        monkeypatch.setattr(limiter, "_count", count)
+        WixRateWindow.objects.create(window=window_number, calls=1)
+        return False
+
+    monkeypatch.setattr(limiter, "_count", count_after_the_other_process_opened_the_window)
+
+    limiter()
+
+    assert fake_time.slept == []
+    assert WixRateWindow.objects.get(window=window).calls == 2
+
+
+@pytest.mark.django_db
 def test_old_windows_are_cleaned_up(fake_time):
     limiter = DatabaseRateLimiter(200, clock=fake_time.clock, sleep=fake_time.sleep)
     limiter()
