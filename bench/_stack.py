@@ -120,18 +120,7 @@ class ManagedProcess:
     def cpu_seconds(self) -> float:
         """CPU time (user + system) used so far by the processes of its group still running:
         the process and its children (gunicorn's or Celery's workers). Linux only (/proc)."""
-        ticks = 0
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit():
-                continue
-            try:
-                # Fields after the command name (which may hold spaces): state, ppid, pgrp, …
-                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-            except OSError:  # the process ended meanwhile
-                continue
-            if int(fields[2]) == self.popen.pid:
-                ticks += int(fields[11]) + int(fields[12])
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return sum(p.cpu_seconds for p in _processes() if p.group == self.popen.pid)
 
     def kill(self) -> None:
         """SIGKILL the process and its children at once: nothing gets to clean up."""
@@ -157,6 +146,57 @@ class ManagedProcess:
     def _signal_group(self, signum: int) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.popen.pid, signum)
+
+
+@dataclass(frozen=True)
+class _ProcessTimes:
+    pid: int
+    name: str
+    parent: int
+    group: int
+    #: user + system time of the process itself, and of its children it has reaped.
+    cpu_seconds: float
+    reaped_children_cpu_seconds: float
+
+
+def _processes() -> list[_ProcessTimes]:
+    """Every process's CPU times, from /proc (Linux only)."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:  # the process ended meanwhile
+            continue
+        name = stat[stat.index("(") + 1 : stat.rindex(")")]
+        # Fields after the command name (which may hold spaces): state, ppid, pgrp, …
+        fields = stat.rsplit(")", 1)[1].split()
+        found.append(
+            _ProcessTimes(
+                pid=int(entry.name),
+                name=name,
+                parent=int(fields[1]),
+                group=int(fields[2]),
+                cpu_seconds=(int(fields[11]) + int(fields[12])) / tick,
+                reaped_children_cpu_seconds=(int(fields[13]) + int(fields[14])) / tick,
+            )
+        )
+    return found
+
+
+def postgresql_cpu_seconds() -> float:
+    """CPU time used so far by the machine's PostgreSQL server: its running processes, plus the
+    backends that have ended (a connection's backend exits with it), which its postmaster has
+    reaped. Linux only (/proc)."""
+    processes = _processes()
+    postgres = {p.pid for p in processes if p.name.startswith("postgres")}
+    return sum(
+        p.cpu_seconds + (0 if p.parent in postgres else p.reaped_children_cpu_seconds)
+        for p in processes
+        if p.pid in postgres
+    )
 
 
 def redis_process(port: int, log_dir: Path, env: dict[str, str]) -> ManagedProcess:

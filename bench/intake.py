@@ -40,7 +40,7 @@ import psycopg
 import redis
 import requests
 
-from bench._stack import QUEUE, ROOT, BenchStack, StackError
+from bench._stack import QUEUE, ROOT, BenchStack, StackError, postgresql_cpu_seconds
 from bench.report import (
     RESULTS_DIR,
     latency_chart_svg,
@@ -193,6 +193,9 @@ class Measurement:
     stored: int | None
     #: Celery tasks waiting in Redis after the run (the real path publishes one per submission).
     tasks_queued: int | None = None
+    #: CPU per answered request, ms: gunicorn (its workers; for baseline B the sandbox's work
+    #: too), PostgreSQL (all of its processes) and the stack's Redis.
+    cpu_ms_per_request: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass
@@ -415,7 +418,11 @@ class IntakeBenchmark:
 
     def _measure(self, stack, target, latency, options, connections, seconds, arguments):
         before = _settled_count(stack, target)
+        cpu_before = _server_cpu_seconds(stack)
         outcome = self._wrk(stack, target, seconds, connections, arguments)
+        cpu = {
+            name: seconds - cpu_before[name] for name, seconds in _server_cpu_seconds(stack).items()
+        }
         elapsed = outcome["duration_us"] / 1e6
         measurement = Measurement(
             target=target.key,
@@ -432,6 +439,10 @@ class IntakeBenchmark:
             errors=outcome["errors"],
             stored=None if before is None else _settled_count(stack, target) - before,
             tasks_queued=_queued_tasks(stack) if target.stores == "submission" else None,
+            cpu_ms_per_request={
+                name: round(seconds / max(outcome["requests"], 1) * 1000, 3)
+                for name, seconds in cpu.items()
+            },
         )
         print(
             f"  {target.label} ({options or 'default'}), sandbox +{latency} ms, "
@@ -553,6 +564,12 @@ def request_costs(repeat: int = 300) -> dict[str, dict[str, float]]:
     return costs
 
 
+def _server_cpu_seconds(stack: BenchStack) -> dict[str, float]:
+    redis_server = next(process for process in stack.processes if process.name == "redis")
+    seconds = (stack.web.cpu_seconds(), postgresql_cpu_seconds(), redis_server.cpu_seconds())
+    return dict(zip(SERVER_PARTS, seconds, strict=True))
+
+
 def _settled_count(stack: BenchStack, target: Target, *, timeout: float = 10.0) -> int | None:
     """_stored() once the requests still in flight when wrk stopped have finished: it stopped
     changing for half a second (or `timeout` passed)."""
@@ -610,6 +627,33 @@ def chart(result: IntakeResult) -> str:
     )
 
 
+SERVER_PARTS = ("web", "postgresql", "redis")
+
+
+def cpu_table(result: IntakeResult) -> str:
+    """Server CPU per request under load at the lowest sandbox latency, and the ratio to baseline
+    A that CPU alone would allow (A's total over the target's): the ceiling on ÷ A here."""
+    loaded, low = result.config["connections"], min(result.config["sandbox_latencies"])
+    rows = []
+    for m in result.measurements:
+        if m.connections != loaded or m.sandbox_latency_ms != low or not m.cpu_ms_per_request:
+            continue
+        total = sum(m.cpu_ms_per_request.values())
+        baseline = result.find(BASELINE_A, low, loaded, m.database_options)
+        ceiling = sum(baseline.cpu_ms_per_request.values()) / total if total else 0
+        rows.append(
+            [
+                m.label,
+                m.database_options or "default",
+                *(f"{m.cpu_ms_per_request[name]:.2f} ms" for name in SERVER_PARTS),
+                f"{total:.2f} ms",
+                "" if m.target == BASELINE_A.key else f"{ceiling:.2f}",
+            ]
+        )
+    headers = ["target", "DB connections", "web", "PostgreSQL", "Redis", "total"]
+    return markdown_table([*headers, "A's total ÷ this"], rows)
+
+
 def summary(result: IntakeResult) -> str:
     costs = markdown_table(
         ["step of the real path, alone", "wall", "CPU of the Django process"],
@@ -620,6 +664,9 @@ def summary(result: IntakeResult) -> str:
     )
     lines = [
         result.table(),
+        "",
+        f"Server CPU per request ({result.config['connections']} connections):",
+        cpu_table(result),
         "",
         costs,
         "",
