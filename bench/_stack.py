@@ -214,7 +214,9 @@ def web_process(
 ) -> ManagedProcess:
     command = [PYTHON, "-m", "gunicorn", "site_project.wsgi", "-b", f"127.0.0.1:{port}"]
     command += ["-k", "gthread", "--threads", str(threads), "-w", str(workers)]
-    command += ["--graceful-timeout", "5"]
+    # gunicorn's control socket has one path for every server on the machine: two stacks at
+    # once (a benchmark beside the chaos test) would take it from each other.
+    command += ["--graceful-timeout", "5", "--no-control-socket"]
     return ManagedProcess("web", command, env, log_dir, "Booting worker")
 
 
