@@ -9,10 +9,12 @@ CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint format setup migrate demo-admin lock clean bench
 
-$(INSTALLED): requirements.txt requirements-dev.txt
+$(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -r requirements-dev.txt
+	# The app and the sandbox are installed from this checkout, as a host project installs them.
+	$(BIN)/python -m pip install --quiet --no-deps -e . -e ./sandbox
 	touch $@
 
 $(NODE_INSTALLED): conformance/package.json conformance/package-lock.json

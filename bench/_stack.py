@@ -53,13 +53,16 @@ def free_port() -> int:
 
 
 def stack_env(**values: str) -> dict[str, str]:
-    """The parent's environment without its Inbox Intake, Celery and Wix settings, plus `values`."""
+    """The parent's environment without its Inbox Intake, Celery and Wix settings, plus `values`.
+
+    Every stack delivers to the sandbox its web server serves (sandbox mode, chosen explicitly
+    since its processes run with DEBUG off)."""
     env = {
         name: value
         for name, value in os.environ.items()
         if not name.startswith(INHERITED_PREFIXES) and name not in INHERITED_NAMES
     }
-    return env | dict.fromkeys(WIX_CREDENTIALS, "") | values
+    return env | dict.fromkeys(WIX_CREDENTIALS, "") | {"INBOX_INTAKE_WIX_SANDBOX": "true"} | values
 
 
 @dataclass

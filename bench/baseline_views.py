@@ -12,11 +12,11 @@ They are mounted by bench/urls.py, only on the benchmark's own server (ROOT_URLC
 import json
 import threading
 
-from django.conf import settings
 from django.http import HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from inbox_intake.conf import intake_settings
 from inbox_intake.forms import ContactForm
 from inbox_intake.models import Submission
 from inbox_intake.services import form_message_for
@@ -70,9 +70,10 @@ def synchronous_delivery(request):
 
 def _wix_client() -> WixClient:
     if not hasattr(_clients, "client"):
+        credentials = intake_settings.wix_credentials()
         _clients.client = WixClient(
-            base_url=settings.WIX_API_BASE_URL,
-            auth=ApiKeyAuth(settings.WIX_API_KEY, site_id=settings.WIX_SITE_ID),
-            timeout=(settings.WIX_CONNECT_TIMEOUT, settings.WIX_READ_TIMEOUT),
+            base_url=intake_settings.WIX_API_BASE_URL,
+            auth=ApiKeyAuth(credentials.api_key, site_id=credentials.site_id),
+            timeout=(intake_settings.WIX_CONNECT_TIMEOUT, intake_settings.WIX_READ_TIMEOUT),
         )
     return _clients.client

@@ -30,7 +30,7 @@ from django.utils.text import Truncator, capfirst
 from django.views.decorators.http import require_POST
 
 from . import services
-from .forms import INTAKE_FORMS
+from .forms import registered_forms
 from .messages import MessageTooLarge
 from .models import DeliveryAttempt, Submission, WixMemberLink
 
@@ -66,7 +66,7 @@ class FormFilter(admin.SimpleListFilter):
     parameter_name = "form"
 
     def lookups(self, request, model_admin):
-        return [(name, name) for name in INTAKE_FORMS]
+        return [(slug, entry.title) for slug, entry in registered_forms().items()]
 
     def queryset(self, request, queryset):
         return queryset.filter(form_name=self.value()) if self.value() else queryset

@@ -1,7 +1,6 @@
 import logging
 
 from django.apps import AppConfig
-from django.conf import settings
 
 logger = logging.getLogger("inbox_intake")
 
@@ -9,10 +8,14 @@ logger = logging.getLogger("inbox_intake")
 class InboxIntakeConfig(AppConfig):
     name = "inbox_intake"
     verbose_name = "Inbox Intake"
+    default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self):
-        if settings.WIX_USES_SANDBOX:
+        from . import checks  # noqa: F401  (registers the system checks)
+        from .conf import intake_settings
+
+        if intake_settings.uses_sandbox:
             logger.info(
-                "No Wix credentials are set: delivering to the local Wix sandbox at %s",
-                settings.WIX_API_BASE_URL,
+                "Sandbox mode: delivering to the local Wix sandbox at %s, not to a Wix site",
+                intake_settings.WIX_API_BASE_URL,
             )

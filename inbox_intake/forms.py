@@ -1,10 +1,17 @@
-"""The intake forms, and how each form's fields appear in the Wix form message."""
+"""The intake forms: `IntakeForm` (how a form's fields become rows of a Wix form message), the
+contact form the app ships, and the registry of the forms a site serves (`INBOX_INTAKE_FORMS`)."""
 
+import datetime
 import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
 
 from django import forms
-from django.conf import settings
 from django.core.validators import RegexValidator
+from django.utils.module_loading import import_string
+from django.utils.text import slugify
+
+from .conf import intake_settings
 
 phone_validator = RegexValidator(
     re.compile(r"^\+?[0-9 ().\-/]{3,50}$"),
@@ -16,41 +23,56 @@ wix_id_validator = RegexValidator(
 
 
 class IntakeForm(forms.Form):
-    """Base for intake forms: knows which fields go to Wix, with which labels."""
+    """Base for intake forms: knows which fields go to Wix, with which labels.
+
+    A form needs an `email` field (the Wix contact is found by it). The texts below are the
+    defaults of each registered form; `INBOX_INTAKE_FORMS` options can replace them per site.
+    """
 
     #: Fields that travel with the submission but are not shown as rows in the Inbox message.
     technical_fields = ("anonymous_visitor_id",)
+    #: The field whose text previews the message in the Inbox's conversation list.
+    preview_field = "message"
     #: What the form page says above the form, and to the visitor once it is sent.
-    title: str
-    intro: str
-    thank_you: str
+    title = "Contact us"
+    intro = ""
+    thank_you = "We received your message and will get back to you soon."
+    #: The Wix form message's title and description.
+    message_title = "Website form"
+    message_description = ""
 
     @classmethod
     def field_schema(cls) -> list[dict]:
         """The visible fields, described for the script embed, which renders them itself."""
         return [
-            {
-                "name": name,
-                "label": str(field.label),
-                "type": "textarea"
-                if isinstance(field.widget, forms.Textarea)
-                else field.widget.input_type,
-                "required": field.required,
-                "max_length": getattr(field, "max_length", None),
-                "autocomplete": field.widget.attrs.get("autocomplete", ""),
-            }
+            _field_schema(name, field)
             for name, field in cls.base_fields.items()
             if not field.widget.is_hidden
         ]
 
-    def wix_fields(self, data: dict) -> list[tuple[str, str]]:
-        """(label, value) rows for the Inbox message, in form order, from stored `data`."""
+    @classmethod
+    def wix_fields(cls, data: dict) -> list[tuple[str, str]]:
+        """(label, value) rows for the Inbox message, in form order, from stored `data`.
+
+        A choice shows its label, a date is written out in words, several choices are joined;
+        an optional field left empty gives no row.
+        """
         rows = []
-        for name, field in self.base_fields.items():
-            if name in self.technical_fields or name not in data:
+        for name, field in cls.base_fields.items():
+            if name in cls.technical_fields or name not in data:
                 continue
-            rows.append((str(field.label), _display_value(data[name])))
+            rows.append((str(field.label or name), display_value(field, data[name])))
         return rows
+
+    @staticmethod
+    def submitter_name(data: dict) -> dict[str, str]:
+        """{"first": …, "last": …} for the Wix contact, from first_name/last_name or one `name`."""
+        if data.get("first_name") or data.get("last_name"):
+            parts = {"first": data.get("first_name") or "", "last": data.get("last_name") or ""}
+        else:
+            first, _, last = (data.get("name") or "").strip().partition(" ")
+            parts = {"first": first, "last": last.strip()}
+        return {key: value[:1000] for key, value in parts.items() if value}
 
 
 class ContactForm(IntakeForm):
@@ -59,6 +81,8 @@ class ContactForm(IntakeForm):
     title = "Contact us"
     intro = "Send us a message and we will get back to you."
     thank_you = "We received your message and will get back to you soon."
+    message_title = "Website contact form"
+    message_description = "A visitor sent this through the website contact form."
 
     first_name = forms.CharField(
         label="First name",
@@ -82,7 +106,7 @@ class ContactForm(IntakeForm):
     )
     message = forms.CharField(
         label="Message",
-        max_length=settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH,
+        max_length=intake_settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 6}),
     )
     subscribe_newsletter = forms.BooleanField(label="Subscribe to newsletter", required=False)
@@ -91,10 +115,146 @@ class ContactForm(IntakeForm):
     )
 
 
-INTAKE_FORMS: dict[str, type[IntakeForm]] = {"contact": ContactForm}
-
-
-def _display_value(value) -> str:
+def display_value(field: forms.Field, value) -> str:
+    """How a stored value reads in the Inbox (stored as JSON: dates and decimals are text)."""
     if isinstance(value, bool):
         return "Yes" if value else "No"
-    return "" if value is None else str(value)
+    if value is None:
+        return ""
+    choices = dict(_flat_choices(field)) if hasattr(field, "choices") else {}
+    if isinstance(value, list):
+        return ", ".join(str(choices.get(str(item), item)) for item in value)
+    if choices:
+        return str(choices.get(str(value), value))
+    if isinstance(field, forms.DateField) and not isinstance(field, forms.DateTimeField):
+        return _written_date(value)
+    if isinstance(field, forms.DecimalField | forms.FloatField):
+        return _plain_number(value)
+    return str(value)
+
+
+def _flat_choices(field) -> list[tuple[str, str]]:
+    flat = []
+    for key, label in field.choices:
+        if isinstance(label, list | tuple):  # a group of choices
+            flat.extend((str(k), str(v)) for k, v in label)
+        else:
+            flat.append((str(key), str(label)))
+    return flat
+
+
+def _written_date(value) -> str:
+    """ "3 December 2026 (2026-12-03)": no reader mistakes the day for the month."""
+    try:
+        day = datetime.date.fromisoformat(str(value))
+    except ValueError:
+        return str(value)
+    return f"{day.day} {day:%B %Y} ({day.isoformat()})"
+
+
+def _plain_number(value) -> str:
+    try:
+        return format(Decimal(str(value)).normalize(), "f")
+    except InvalidOperation:
+        return str(value)
+
+
+def _field_schema(name: str, field: forms.Field) -> dict:
+    widget = field.widget
+    if isinstance(widget, forms.Textarea):
+        kind = "textarea"
+    elif isinstance(widget, forms.CheckboxSelectMultiple):
+        kind = "checkboxes"
+    elif isinstance(widget, forms.RadioSelect):
+        kind = "radio"
+    elif isinstance(widget, forms.Select):
+        kind = "select"
+    else:
+        kind = widget.input_type
+    schema = {
+        "name": name,
+        "label": str(field.label or name),
+        "type": kind,
+        "required": field.required,
+        "max_length": getattr(field, "max_length", None),
+        "autocomplete": widget.attrs.get("autocomplete", ""),
+    }
+    if hasattr(field, "choices"):
+        schema["choices"] = [[key, label] for key, label in _flat_choices(field) if key != ""]
+        schema["multiple"] = isinstance(field, forms.MultipleChoiceField)
+    if field.help_text:
+        schema["help_text"] = str(field.help_text)
+    return schema
+
+
+# --- The registry --------------------------------------------------------------------------------
+
+#: What a form's entry in INBOX_INTAKE_FORMS may hold besides "form"; each defaults to the form
+#: class's attribute of the same name.
+FORM_OPTIONS = ("title", "intro", "thank_you", "message_title", "message_description")
+
+
+class FormRegistryError(ValueError):
+    """INBOX_INTAKE_FORMS names a form that cannot be served."""
+
+
+@dataclass(frozen=True)
+class RegisteredForm:
+    """One form a site serves under /intake/<slug>/, with its texts."""
+
+    slug: str
+    form_class: type[IntakeForm]
+    title: str
+    intro: str
+    thank_you: str
+    message_title: str
+    message_description: str
+
+
+def registered_forms() -> dict[str, RegisteredForm]:
+    """The forms of INBOX_INTAKE_FORMS, in order; raises FormRegistryError for a bad entry."""
+    entries = intake_settings.INBOX_INTAKE_FORMS
+    if not isinstance(entries, dict) or not entries:
+        raise FormRegistryError("it must be a non-empty dict of slug → options.")
+    return {slug: _registered(slug, options) for slug, options in entries.items()}
+
+
+def get_registered_form(slug: str) -> RegisteredForm | None:
+    options = intake_settings.INBOX_INTAKE_FORMS.get(slug)
+    return None if options is None else _registered(slug, options)
+
+
+def _registered(slug, options) -> RegisteredForm:
+    if not isinstance(slug, str) or slugify(slug) != slug:
+        raise FormRegistryError(f"{slug!r} is not a slug (lower-case letters, digits, hyphens).")
+    if isinstance(options, str):
+        options = {"form": options}
+    if not isinstance(options, dict) or "form" not in options:
+        raise FormRegistryError(f'{slug!r} needs a "form": the dotted path of its form class.')
+    unknown = set(options) - {"form", *FORM_OPTIONS}
+    if unknown:
+        raise FormRegistryError(
+            f"{slug!r} has unknown option(s) {', '.join(sorted(unknown))}; "
+            f"known: form, {', '.join(FORM_OPTIONS)}."
+        )
+    form_class = _form_class(slug, options["form"])
+    texts = {name: str(options.get(name, getattr(form_class, name))) for name in FORM_OPTIONS}
+    return RegisteredForm(slug=slug, form_class=form_class, **texts)
+
+
+def _form_class(slug: str, path) -> type[IntakeForm]:
+    if isinstance(path, type):
+        form_class = path
+    else:
+        try:
+            form_class = import_string(path)
+        except ImportError as error:
+            raise FormRegistryError(f"{slug!r}: cannot import {path!r} ({error}).") from None
+    if not (isinstance(form_class, type) and issubclass(form_class, IntakeForm)):
+        raise FormRegistryError(f"{slug!r}: {path!r} is not a subclass of IntakeForm.")
+    if not isinstance(form_class.base_fields.get("email"), forms.EmailField):
+        raise FormRegistryError(
+            f"{slug!r}: {form_class.__name__} has no EmailField named email "
+            "(the Wix contact is found by it)."
+        )
+    return form_class

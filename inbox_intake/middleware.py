@@ -10,6 +10,8 @@ from http.cookies import Morsel
 
 from django.conf import settings
 
+from .conf import intake_settings
+
 
 class PartitionedMorsel(Morsel):
     """A cookie written with the Partitioned attribute (http.cookies knows it from Python 3.14)."""
@@ -27,8 +29,8 @@ def partitioned_cookies(get_response):
     def middleware(request):
         response = get_response(request)
         for name, partitioned in (
-            (settings.CSRF_COOKIE_NAME, settings.CSRF_COOKIE_PARTITIONED),
-            (settings.SESSION_COOKIE_NAME, settings.SESSION_COOKIE_PARTITIONED),
+            (settings.CSRF_COOKIE_NAME, intake_settings.CSRF_COOKIE_PARTITIONED),
+            (settings.SESSION_COOKIE_NAME, intake_settings.SESSION_COOKIE_PARTITIONED),
         ):
             if partitioned and name in response.cookies:
                 response.cookies[name] = _partitioned(response.cookies[name])

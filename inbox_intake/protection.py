@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from django.conf import settings
 from django.core.cache import cache
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import services
+from .conf import intake_settings
 from .models import Submission
 
 logger = logging.getLogger(__name__)
@@ -113,7 +113,7 @@ def admit(
 
 
 def is_allowed_origin(origin: str, own_origin: str) -> bool:
-    return origin == own_origin or origin in settings.INBOX_INTAKE_ALLOWED_ORIGINS
+    return origin == own_origin or origin in intake_settings.INBOX_INTAKE_ALLOWED_ORIGINS
 
 
 def check_origin(origin: str | None, own_origin: str) -> None:
@@ -128,7 +128,7 @@ def check_origin(origin: str | None, own_origin: str) -> None:
 
 def frame_ancestors() -> str:
     """The Content-Security-Policy that lets only this site and the allowed origins frame a page."""
-    return " ".join(["frame-ancestors", "'self'", *settings.INBOX_INTAKE_ALLOWED_ORIGINS])
+    return " ".join(["frame-ancestors", "'self'", *intake_settings.INBOX_INTAKE_ALLOWED_ORIGINS])
 
 
 def safe_redirect_url(url, own_origin: str) -> str | None:
@@ -137,7 +137,7 @@ def safe_redirect_url(url, own_origin: str) -> str | None:
     Django's check refuses other schemes (javascript:), scheme-relative `//host` and backslash
     tricks; the origin comparison then makes http:// and https:// of one host two different places.
     """
-    origins = {own_origin, *settings.INBOX_INTAKE_ALLOWED_ORIGINS}
+    origins = {own_origin, *intake_settings.INBOX_INTAKE_ALLOWED_ORIGINS}
     hosts = {urlsplit(origin).netloc for origin in origins}
     if not isinstance(url, str) or not url_has_allowed_host_and_scheme(url, allowed_hosts=hosts):
         return None
@@ -157,7 +157,7 @@ def client_ip(remote_addr: str, forwarded_for: str | None) -> str | None:
     client is the entry that many places from the right; entries further left were written by
     the client itself and may be forged. Without trusted proxies the header is ignored.
     """
-    proxies = settings.INBOX_INTAKE_TRUSTED_PROXY_COUNT
+    proxies = intake_settings.INBOX_INTAKE_TRUSTED_PROXY_COUNT
     hops = [remote_addr]
     if proxies:
         hops = [hop.strip() for hop in (forwarded_for or "").split(",") if hop.strip()] + hops
@@ -170,7 +170,7 @@ def client_ip(remote_addr: str, forwarded_for: str | None) -> str | None:
 
 def check_size(content_length: str | None) -> None:
     """Refuse a request body over INBOX_INTAKE_MAX_REQUEST_BYTES before anything reads it."""
-    limit = settings.INBOX_INTAKE_MAX_REQUEST_BYTES
+    limit = intake_settings.INBOX_INTAKE_MAX_REQUEST_BYTES
     try:
         length = int(content_length or 0)
     except ValueError:
@@ -185,13 +185,13 @@ def enforce_rate_limits(form_name: str, ip: str | None, *, now: float | None = N
     Fixed windows of INBOX_INTAKE_RATE_LIMIT_WINDOW seconds, counted in the Django cache. A client
     already over its own limit is refused before it uses up the form's shared budget.
     """
-    window = settings.INBOX_INTAKE_RATE_LIMIT_WINDOW
+    window = intake_settings.INBOX_INTAKE_RATE_LIMIT_WINDOW
     now = time.time() if now is None else now
     window_start = int(now // window) * window
     retry_after = math.ceil(window_start + window - now)
     for scope, limit in (
-        (f"ip:{form_name}:{ip or 'unknown'}", settings.INBOX_INTAKE_RATE_LIMIT_PER_IP),
-        (f"form:{form_name}", settings.INBOX_INTAKE_RATE_LIMIT_PER_FORM),
+        (f"ip:{form_name}:{ip or 'unknown'}", intake_settings.INBOX_INTAKE_RATE_LIMIT_PER_IP),
+        (f"form:{form_name}", intake_settings.INBOX_INTAKE_RATE_LIMIT_PER_FORM),
     ):
         if limit and _count(f"inbox_intake:rate:{scope}:{window_start}", window) > limit:
             minutes = math.ceil(retry_after / 60)
@@ -271,8 +271,11 @@ CAPTCHA_UNAVAILABLE = (
 
 def captcha_provider() -> CaptchaProvider | None:
     """The configured CAPTCHA, or None when its keys are not both set."""
-    if settings.INBOX_INTAKE_CAPTCHA_SITE_KEY and settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY:
-        return CAPTCHA_PROVIDERS[settings.INBOX_INTAKE_CAPTCHA_PROVIDER]
+    if (
+        intake_settings.INBOX_INTAKE_CAPTCHA_SITE_KEY
+        and intake_settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY
+    ):
+        return CAPTCHA_PROVIDERS[intake_settings.INBOX_INTAKE_CAPTCHA_PROVIDER]
     return None
 
 
@@ -281,12 +284,12 @@ def verify_captcha(provider: CaptchaProvider, token: str, ip: str | None) -> Non
     (503): letting it through would switch the CAPTCHA off whenever the provider is down."""
     if not token:
         raise CaptchaFailed("Please complete the check that you are human.")
-    payload = {"secret": settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY, "response": token}
+    payload = {"secret": intake_settings.INBOX_INTAKE_CAPTCHA_SECRET_KEY, "response": token}
     if ip:
         payload["remoteip"] = ip
     try:
         response = requests.post(
-            provider.verify_url, data=payload, timeout=settings.INBOX_INTAKE_CAPTCHA_TIMEOUT
+            provider.verify_url, data=payload, timeout=intake_settings.INBOX_INTAKE_CAPTCHA_TIMEOUT
         )
         response.raise_for_status()
         result = response.json()

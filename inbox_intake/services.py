@@ -17,7 +17,8 @@ from datetime import date, datetime, time, timedelta
 from functools import lru_cache
 from urllib.parse import urlencode
 
-from django.conf import settings
+from celery import current_app
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
 from django.db.models import Case, Count, F, Q, Sum, Value, When
 from django.db.models.functions import TruncDate
@@ -25,7 +26,8 @@ from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from .forms import INTAKE_FORMS
+from .conf import WixCredentials, intake_settings
+from .forms import IntakeForm, get_registered_form
 from .messages import FormMessage, MessageTooLarge, build_form_message
 from .models import DeliveryAttempt, StatusTally, Submission, WixParticipant
 from .throttle import DatabaseRateLimiter
@@ -68,7 +70,8 @@ def accept_submission(
     The visitor never waits on Wix: the task is published only after the row is committed.
     Spam (a bot filled the honeypot) is kept as SPAM for staff to see, and never scheduled.
     """
-    data = dict(data)
+    # Stored as JSON: dates and decimals as ISO text, which the message builder reads back.
+    data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     visitor_id = data.pop("anonymous_visitor_id", "") or ""
     # No atomic block: the one INSERT commits on its own (autocommit) and on_commit then publishes
     # at once; BEGIN and COMMIT around it only cost two more round trips. Inside a caller's
@@ -77,7 +80,7 @@ def accept_submission(
         form_name=form_name,
         data=data,
         email=data["email"].strip().lower(),
-        name=" ".join(filter(None, [data.get("first_name"), data.get("last_name")])),
+        name=" ".join(IntakeForm.submitter_name(data).values()),
         wix_member_id=_member_id_of(user),
         wix_anonymous_visitor_id=visitor_id,
         client_ip=client_ip,
@@ -114,15 +117,27 @@ def _member_id_of(user) -> str:
 
 
 def form_message_for(submission: Submission) -> FormMessage:
-    """The Wix form message for a submission, as it is (or will be) sent."""
-    form_class = INTAKE_FORMS[submission.form_name]
+    """The Wix form message for a submission, as it is (or will be) sent.
+
+    A submission whose form is no longer registered is still delivered: its stored values, under
+    their field names, with the default title.
+    """
+    intake_form = get_registered_form(submission.form_name)
     data = submission.data
+    if intake_form is None:
+        fields = [(name, str(value)) for name, value in data.items()]
+        title, description, preview = submission.form_name, "", ""
+    else:
+        form_class = intake_form.form_class
+        fields = form_class.wix_fields(data)
+        title, description = intake_form.message_title, intake_form.message_description
+        preview = data.get(form_class.preview_field) or intake_form.message_title
     return build_form_message(
-        title=settings.INBOX_INTAKE_FORM_TITLE,
-        description=settings.INBOX_INTAKE_FORM_DESCRIPTION,
-        fields=form_class().wix_fields(data),
+        title=title,
+        description=description,
+        fields=fields,
         reference=str(submission.reference),
-        preview_text=f"{submission.name or submission.email}: {data.get('message', '')}",
+        preview_text=f"{submission.name or submission.email}: {preview}",
     )
 
 
@@ -132,26 +147,23 @@ def form_message_for(submission: Submission) -> FormMessage:
 def get_wix_client() -> WixClient:
     """The process's Wix client (one HTTP session, one cached OAuth token) for current settings."""
     return _wix_client(
-        settings.WIX_API_BASE_URL,
-        settings.WIX_API_KEY,
-        settings.WIX_SITE_ID,
-        settings.WIX_ACCOUNT_ID,
-        settings.WIX_APP_ID,
-        settings.WIX_APP_SECRET,
-        settings.WIX_APP_INSTANCE_ID,
-        (settings.WIX_CONNECT_TIMEOUT, settings.WIX_READ_TIMEOUT),
-        settings.INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE,
+        intake_settings.WIX_API_BASE_URL,
+        intake_settings.wix_credentials(),
+        (intake_settings.WIX_CONNECT_TIMEOUT, intake_settings.WIX_READ_TIMEOUT),
+        intake_settings.INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE,
     )
 
 
 @lru_cache(maxsize=4)
-def _wix_client(
-    base_url, api_key, site_id, account_id, app_id, app_secret, instance_id, timeout, per_minute
-):
-    if app_id:
-        auth = OAuthAppAuth(app_id, app_secret, instance_id)
+def _wix_client(base_url, credentials: WixCredentials, timeout, per_minute):
+    if credentials.app_id:
+        auth = OAuthAppAuth(credentials.app_id, credentials.app_secret, credentials.app_instance_id)
     else:
-        auth = ApiKeyAuth(api_key, site_id=site_id, account_id="" if site_id else account_id)
+        auth = ApiKeyAuth(
+            credentials.api_key,
+            site_id=credentials.site_id,
+            account_id="" if credentials.site_id else credentials.account_id,
+        )
     throttle = DatabaseRateLimiter(per_minute) if per_minute else None
     return WixClient(base_url=base_url, auth=auth, timeout=timeout, throttle=throttle)
 
@@ -174,7 +186,7 @@ class Lease:
         limiter may have outlasted the lease, and then the relay has handed the row to another
         worker, who must be the only one to send.
         """
-        until = timezone.now() + timedelta(seconds=settings.INBOX_INTAKE_LEASE_SECONDS)
+        until = timezone.now() + timedelta(seconds=intake_settings.INBOX_INTAKE_LEASE_SECONDS)
         renewed = Submission.objects.filter(
             pk=self.submission_id, status=Status.SENDING, locked_until=self.until
         ).update(locked_until=until)
@@ -186,7 +198,9 @@ class Lease:
 def deliver(submission_id: int) -> Submission | None:
     """Deliver one submission if it is due and nobody else holds it; record what happened."""
     now = timezone.now()
-    lease = Lease(submission_id, now + timedelta(seconds=settings.INBOX_INTAKE_LEASE_SECONDS))
+    lease = Lease(
+        submission_id, now + timedelta(seconds=intake_settings.INBOX_INTAKE_LEASE_SECONDS)
+    )
     if not _claim(submission_id, now, lease.until):
         return None
     submission = Submission.objects.get(pk=submission_id)
@@ -317,7 +331,7 @@ def _contact_info(submission: Submission) -> dict:
 def _find_delivered(client: WixClient, conversation_id: str, reference: str) -> str | None:
     """The id of a message in the conversation that carries this reference, if Wix has one."""
     cursor = None
-    for _ in range(settings.INBOX_INTAKE_RECONCILE_PAGES):
+    for _ in range(intake_settings.INBOX_INTAKE_RECONCILE_PAGES):
         messages, cursor = client.list_messages(conversation_id, "BUSINESS", cursor=cursor)
         for message in messages:
             fields = ((message.get("content") or {}).get("form") or {}).get("fields") or []
@@ -363,8 +377,8 @@ def classify(error: WixError) -> str:
 def retry_delay(attempt_count: int, retry_after: float | None = None) -> float:
     """Exponential backoff with full jitter, capped; never sooner than Wix's Retry-After."""
     ceiling = min(
-        settings.INBOX_INTAKE_BACKOFF_CAP,
-        settings.INBOX_INTAKE_BACKOFF_BASE * 2 ** max(attempt_count - 1, 0),
+        intake_settings.INBOX_INTAKE_BACKOFF_CAP,
+        intake_settings.INBOX_INTAKE_BACKOFF_BASE * 2 ** max(attempt_count - 1, 0),
     )
     delay = jitter_random.uniform(0, ceiling)
     return max(delay, retry_after or 0.0)
@@ -377,7 +391,7 @@ def _record_failure(submission, lease: Lease, started_at, error: WixError) -> No
     text = str(error)[:2000]
     gives_up = (
         outcome == Outcome.PERMANENT
-        or submission.attempt_count >= settings.INBOX_INTAKE_MAX_ATTEMPTS
+        or submission.attempt_count >= intake_settings.INBOX_INTAKE_MAX_ATTEMPTS
     )
     retry_at = enqueue_at = None
     if not gives_up:
@@ -430,7 +444,7 @@ def relay_due_submissions(*, now=None, batch_size: int | None = None) -> int:
     and copying every row of a long backlog would only make the backlog longer.
     """
     now = now or timezone.now()
-    grace = now - timedelta(seconds=settings.INBOX_INTAKE_QUEUED_GRACE_SECONDS)
+    grace = now - timedelta(seconds=intake_settings.INBOX_INTAKE_QUEUED_GRACE_SECONDS)
     lost = Q(enqueued_at__lte=grace)
     if waiting_in_broker():
         lost &= Q(status=Status.SENDING)
@@ -447,7 +461,7 @@ def relay_due_submissions(*, now=None, batch_size: int | None = None) -> int:
     with transaction.atomic():
         ids = list(
             rows.values_list("pk", flat=True)[
-                : batch_size or settings.INBOX_INTAKE_RELAY_BATCH_SIZE
+                : batch_size or intake_settings.INBOX_INTAKE_RELAY_BATCH_SIZE
             ]
         )
         Submission.objects.filter(pk__in=ids).update(enqueued_at=now)
@@ -461,9 +475,8 @@ def relay_due_submissions(*, now=None, batch_size: int | None = None) -> int:
 def waiting_in_broker() -> int:
     """How many delivery tasks wait in the broker's queue, not yet taken by a worker (0 if the
     broker cannot be asked: the relay then enqueues as if the queue had run empty)."""
-    from site_project.celery import app
-
-    queue = app.amqp.queues[settings.CELERY_TASK_DEFAULT_QUEUE]
+    app = current_app  # the host's Celery app
+    queue = app.amqp.queues[app.conf.task_default_queue]
     with app.connection_for_read() as broker:
         try:
             broker.ensure_connection(max_retries=1)
@@ -568,8 +581,8 @@ def delivery_status() -> DeliveryStatus:
         last_failure=DeliveryAttempt.objects.exclude(outcome__in=(Outcome.SENT, Outcome.RECONCILED))
         .order_by("-started_at")
         .first(),
-        uses_sandbox=settings.WIX_USES_SANDBOX,
-        api_base_url=settings.WIX_API_BASE_URL,
+        uses_sandbox=intake_settings.uses_sandbox,
+        api_base_url=intake_settings.WIX_API_BASE_URL,
     )
 
 
@@ -701,12 +714,12 @@ def wix_inbox_url(submission: Submission) -> str:
     conversation_id = submission.wix_conversation_id
     if not conversation_id:
         return ""
-    if settings.WIX_USES_SANDBOX:
+    if intake_settings.uses_sandbox:
         return f"{reverse('wix_sandbox:inbox')}?{urlencode({'conversation': conversation_id})}"
-    if not settings.WIX_SITE_ID:
+    if not intake_settings.WIX_SITE_ID:
         return ""
-    dashboard = settings.WIX_DASHBOARD_URL.rstrip("/")
-    return f"{dashboard}/{settings.WIX_SITE_ID}/inbox/{conversation_id}"
+    dashboard = intake_settings.WIX_DASHBOARD_URL.rstrip("/")
+    return f"{dashboard}/{intake_settings.WIX_SITE_ID}/inbox/{conversation_id}"
 
 
 CSV_HEADER = (

@@ -4,11 +4,11 @@ Every check lives in protection.py and every state change in services.py; these 
 HTTP into calls of `protection.admit` and its outcome back into HTTP.
 """
 
+from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
 from urllib.parse import urlencode
 
-from django.conf import settings
 from django.core.exceptions import NON_FIELD_ERRORS
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
@@ -19,7 +19,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
 from . import protection
-from .forms import INTAKE_FORMS
+from .conf import intake_settings
+from .forms import RegisteredForm, get_registered_form
 
 EMBED_SCRIPT = Path(__file__).parent / "static" / "inbox_intake" / "embed.js"
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -43,38 +44,36 @@ def embeddable(view):
 @csrf_exempt
 @require_http_methods(["GET", "POST", "OPTIONS"])
 def intake_form(request, form_name: str):
-    form_class = _form_class(form_name)
+    registered = _registered_form(form_name)
     if request.method == "OPTIONS":
         return _preflight(request)
     if request.method == "POST" and _wants_json(request):
-        return _submit_json(request, form_name, form_class)
-    return _html_form(request, form_name, form_class, embed=False)
+        return _submit_json(request, registered)
+    return _html_form(request, registered, embed=False)
 
 
 @embeddable
 @csrf_exempt  # for the size check only: _html_form checks CSRF before it accepts anything
 @require_http_methods(["GET", "POST"])
 def embed_form(request, form_name: str):
-    return _html_form(request, form_name, _form_class(form_name), embed=True)
+    return _html_form(request, _registered_form(form_name), embed=True)
 
 
 @require_GET
 def thanks(request, form_name: str):
-    form_class = _form_class(form_name)
-    return render(
-        request,
-        "inbox_intake/thanks.html",
-        {"form_class": form_class, "reference": request.session.get("intake_reference")},
-    )
+    context = {
+        "intake_form": _registered_form(form_name),
+        "reference": request.session.get("intake_reference"),
+    }
+    return render(request, "inbox_intake/thanks.html", context)
 
 
 @embeddable
 @require_GET
 def embed_thanks(request, form_name: str):
     """The thank-you page inside the iframe; it tells the host page, which may then go to `next`."""
-    form_class = _form_class(form_name)
     context = {
-        "form_class": form_class,
+        "intake_form": _registered_form(form_name),
         "reference": request.session.get("intake_reference"),
         "next_url": _next_url(request, request.GET.get(protection.NEXT_FIELD)),
     }
@@ -84,19 +83,21 @@ def embed_thanks(request, form_name: str):
 @require_http_methods(["GET", "OPTIONS"])
 def form_schema(request, form_name: str):
     """What the script embed needs to render the form: its fields and where to send them."""
-    form_class = _form_class(form_name)
+    intake_form = _registered_form(form_name)
     if request.method == "OPTIONS":
         return _preflight(request)
     provider = protection.captcha_provider()
     schema = {
         "form": form_name,
         "action": request.build_absolute_uri(reverse("inbox_intake:form", args=[form_name])),
-        "fields": form_class.field_schema(),
+        "title": intake_form.title,
+        "thank_you": intake_form.thank_you,
+        "fields": intake_form.form_class.field_schema(),
         "honeypot": protection.HONEYPOT_FIELD,
         "captcha": provider
         and {
             "provider": provider.name,
-            "site_key": settings.INBOX_INTAKE_CAPTCHA_SITE_KEY,
+            "site_key": intake_settings.INBOX_INTAKE_CAPTCHA_SITE_KEY,
             "script_url": provider.script_url,
             "widget_class": provider.widget_class,
         },
@@ -107,7 +108,7 @@ def form_schema(request, form_name: str):
 @require_GET
 def embed_script(request, form_name: str):
     """The script embed. It is the same file for every form: it finds its form from its own URL."""
-    _form_class(form_name)
+    _registered_form(form_name)
     response = FileResponse(EMBED_SCRIPT.open("rb"), content_type="text/javascript")
     response["Cache-Control"] = "public, max-age=3600"
     return response
@@ -116,21 +117,23 @@ def embed_script(request, form_name: str):
 # --- HTML ----------------------------------------------------------------------------------------
 
 
-def _html_form(request, form_name: str, form_class, *, embed: bool):
-    template = "inbox_intake/embed_form.html" if embed else "inbox_intake/form.html"
+def _html_form(request, intake_form: RegisteredForm, *, embed: bool):
+    page = _FormPage(intake_form, embed=embed)
     if request.method == "GET":
         next_url = _next_url(request, request.GET.get(protection.NEXT_FIELD))
-        return _render_form(request, template, form_class(), next_url=next_url)
+        return page.render(request, intake_form.form_class(), next_url=next_url)
     try:
         # Before CSRF: its check reads the whole body.
         protection.check_size(request.META.get("CONTENT_LENGTH"))
     except protection.TooLarge as refusal:
-        return _render_form(request, template, form_class(), refusal=refusal)
-    return _submit_html(request, form_name, form_class, template=template, embed=embed)
+        return page.render(request, intake_form.form_class(), refusal=refusal)
+    return _submit_html(request, page)
 
 
 @csrf_protect
-def _submit_html(request, form_name: str, form_class, *, template: str, embed: bool):
+def _submit_html(request, page: "_FormPage"):
+    intake_form = page.intake_form
+    form_name, form_class = intake_form.slug, intake_form.form_class
     next_url = _next_url(request, request.POST.get(protection.NEXT_FIELD))
     try:
         submission = protection.admit(
@@ -142,37 +145,49 @@ def _submit_html(request, form_name: str, form_class, *, template: str, embed: b
             user=request.user,
         )
     except protection.InvalidSubmission as invalid:
-        return _render_form(request, template, invalid.form, next_url=next_url, status=400)
+        return page.render(request, invalid.form, next_url=next_url, status=400)
     except protection.Refused as refusal:
         form = form_class(request.POST)  # keeps what was typed
-        return _render_form(request, template, form, next_url=next_url, refusal=refusal)
+        return page.render(request, form, next_url=next_url, refusal=refusal)
     request.session["intake_reference"] = str(submission.reference)
-    if embed:
+    if page.embed:
         thanks_url = reverse("inbox_intake:embed_thanks", args=[form_name])
         query = f"?{urlencode({protection.NEXT_FIELD: next_url})}" if next_url else ""
         return redirect(thanks_url + query)
     return redirect(next_url or reverse("inbox_intake:thanks", args=[form_name]))
 
 
-def _render_form(request, template, form, *, next_url=None, refusal=None, status=200):
+@dataclass(frozen=True)
+class _FormPage:
+    """The form's page, or its iframe embed."""
+
+    intake_form: RegisteredForm
+    embed: bool
+
+    def render(self, request, form, *, next_url=None, refusal=None, status=200):
+        template = "inbox_intake/embed_form.html" if self.embed else "inbox_intake/form.html"
+        context = {"intake_form": self.intake_form, **_form_context(form, next_url, refusal)}
+        response = render(request, template, context, status=refusal.status if refusal else status)
+        _set_retry_after(response, refusal)
+        return response
+
+
+def _form_context(form, next_url, refusal) -> dict:
     provider = protection.captcha_provider()
-    context = {
+    return {
         "form": form,
         "next_url": next_url,
         "refusal": refusal and refusal.message,
         "honeypot_field": protection.HONEYPOT_FIELD,
         "captcha": provider,
-        "captcha_site_key": settings.INBOX_INTAKE_CAPTCHA_SITE_KEY,
+        "captcha_site_key": intake_settings.INBOX_INTAKE_CAPTCHA_SITE_KEY,
     }
-    response = render(request, template, context, status=refusal.status if refusal else status)
-    _set_retry_after(response, refusal)
-    return response
 
 
 # --- JSON ----------------------------------------------------------------------------------------
 
 
-def _submit_json(request, form_name: str, form_class):
+def _submit_json(request, intake_form: RegisteredForm):
     """POST /intake/<form>/ with Accept: application/json; the answers are listed in the README.
 
     It never acts as the session's user: without a CSRF check, a page on another site could
@@ -183,8 +198,8 @@ def _submit_json(request, form_name: str, form_class):
         protection.check_size(request.META.get("CONTENT_LENGTH"))
         data = _json_request_data(request)
         submission = protection.admit(
-            form_name=form_name,
-            form_class=form_class,
+            form_name=intake_form.slug,
+            form_class=intake_form.form_class,
             data=data,
             client_ip=_client_ip(request),
             user_agent=request.headers.get("User-Agent", ""),
@@ -198,7 +213,7 @@ def _submit_json(request, form_name: str, form_class):
         return response
     body = {
         "reference": str(submission.reference),
-        "message": form_class.thank_you,
+        "message": intake_form.thank_you,
         "redirect": _next_url(request, data.get(protection.NEXT_FIELD)),
     }
     return _json(request, body, status=201)
@@ -241,11 +256,11 @@ def _preflight(request) -> HttpResponse:
 # --- Helpers -------------------------------------------------------------------------------------
 
 
-def _form_class(form_name: str):
-    try:
-        return INTAKE_FORMS[form_name]
-    except KeyError:
-        raise Http404("No such form.") from None
+def _registered_form(form_name: str) -> RegisteredForm:
+    intake_form = get_registered_form(form_name)
+    if intake_form is None:
+        raise Http404("No such form.")
+    return intake_form
 
 
 def _wants_json(request) -> bool:

@@ -1,15 +1,19 @@
-"""Settings for the Inbox Intake site.
+"""Settings of the example site, Inbox Intake's first host.
 
 Everything that differs between machines comes from the environment (or a `.env` file beside
 `manage.py`) through django-environ. The defaults are the embedded ones `make run` uses: SQLite and
-kombu's file-system broker under `var/`, and the local Wix sandbox served by this same web process.
+kombu's file-system broker under `var/`, and, with DEBUG on and no Wix credentials, the local Wix
+sandbox served by this same web process. Inbox Intake's own settings have their defaults in
+`inbox_intake/conf.py`; any of them can be set here from a variable of the same name.
 """
 
-import re
 import secrets
 from pathlib import Path
 
 import environ
+
+from inbox_intake.beat import BEAT_SCHEDULE
+from inbox_intake.conf import DEFAULTS as INBOX_INTAKE_DEFAULTS
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,7 +47,6 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "inbox_intake",
-    "wix_sandbox",
 ]
 
 MIDDLEWARE = [
@@ -141,115 +144,61 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
-CELERY_BEAT_SCHEDULE = {
-    "relay-due-submissions": {
-        "task": "inbox_intake.tasks.relay_due_submissions",
-        "schedule": env.float("INBOX_INTAKE_RELAY_INTERVAL", default=5.0),
-    },
-    "fold-status-tally": {
-        "task": "inbox_intake.tasks.fold_status_tally",
-        "schedule": 60.0,
-    },
+CELERY_BEAT_SCHEDULE = BEAT_SCHEDULE | {
+    "inbox-intake-relay": BEAT_SCHEDULE["inbox-intake-relay"]
+    | {"schedule": env.float("INBOX_INTAKE_RELAY_INTERVAL", default=5.0)}
 }
 
-# --- Wix ----------------------------------------------------------------------------------------
-# The local sandbox's own credentials. They guard a local emulator, not a real site.
-WIX_SANDBOX_API_KEY = env("WIX_SANDBOX_API_KEY", default="IST.sandbox-api-key")
-WIX_SANDBOX_SITE_ID = env("WIX_SANDBOX_SITE_ID", default="5a9d1b7e-0c1d-4c39-9f57-0a7d5e3b2c11")
-WIX_SANDBOX_APP_ID = env("WIX_SANDBOX_APP_ID", default="0f3c8a52-7d4e-4b1a-9c6f-2e8d5a1b3c47")
-WIX_SANDBOX_APP_SECRET = env("WIX_SANDBOX_APP_SECRET", default="sandbox-app-secret")
-WIX_SANDBOX_INSTANCE_ID = env(
-    "WIX_SANDBOX_INSTANCE_ID", default="d2b6f1e4-3a8c-4e5f-8b7d-9c0a1e2f3b4d"
+# --- Inbox Intake --------------------------------------------------------------------------------
+# The example site's two forms: the contact form the app ships, and a quote request of its own
+# that shows every common field type as a row in the Inbox.
+INBOX_INTAKE_FORMS = {
+    "contact": {"form": "inbox_intake.forms.ContactForm"},
+    "quote": {"form": "site_project.forms.QuoteRequestForm"},
+}
+
+# Every app setting can come from a variable of the same name, read with its default's type
+# (lists comma-separated, dicts as JSON); what is not set keeps the app's default.
+_READERS = {bool: env.bool, int: env.int, float: env.float, list: env.list, dict: env.json}
+for _name, _default in INBOX_INTAKE_DEFAULTS.items():
+    if _name in env.ENVIRON:
+        globals()[_name] = _READERS.get(type(_default), env.str)(_name)
+
+# Sandbox mode: with DEBUG on and no Wix credentials, deliver to the local Wix sandbox, served by
+# this site under /wix-sandbox/. It is installed only then (or when chosen explicitly): with real
+# credentials its URLs do not exist.
+_WIX_CREDENTIALS_SET = bool(env("WIX_API_KEY", default="") or env("WIX_APP_ID", default=""))
+INBOX_INTAKE_WIX_SANDBOX = env.bool(
+    "INBOX_INTAKE_WIX_SANDBOX", default=DEBUG and not _WIX_CREDENTIALS_SET
 )
-# Wix's rate limit, emulated by the sandbox (API requests in any sliding minute; 0: no limit).
-WIX_SANDBOX_RATE_LIMIT_PER_MINUTE = env.int("WIX_SANDBOX_RATE_LIMIT_PER_MINUTE", default=0)
+if INBOX_INTAKE_WIX_SANDBOX:
+    from wix_sandbox.conf import CREDENTIALS as _SANDBOX_CREDENTIALS
+    from wix_sandbox.conf import DEFAULTS as _SANDBOX_DEFAULTS
 
-WIX_API_KEY = env("WIX_API_KEY", default="")
-WIX_SITE_ID = env("WIX_SITE_ID", default="")
-WIX_ACCOUNT_ID = env("WIX_ACCOUNT_ID", default="")
-# OAuth app credentials (client credentials flow), the alternative to an API key.
-WIX_APP_ID = env("WIX_APP_ID", default="")
-WIX_APP_SECRET = env("WIX_APP_SECRET", default="")
-WIX_APP_INSTANCE_ID = env("WIX_APP_INSTANCE_ID", default="")
-WIX_USES_SANDBOX = not (WIX_API_KEY or WIX_APP_ID)
-if WIX_USES_SANDBOX:
-    WIX_API_BASE_URL = env("WIX_API_BASE_URL", default=f"http://127.0.0.1:{PORT}/wix-sandbox")
-    WIX_API_KEY = WIX_SANDBOX_API_KEY
-    WIX_SITE_ID = WIX_SANDBOX_SITE_ID
-    WIX_ACCOUNT_ID = ""
-else:
-    WIX_API_BASE_URL = env("WIX_API_BASE_URL", default="https://www.wixapis.com")
-WIX_CONNECT_TIMEOUT = env.float("WIX_CONNECT_TIMEOUT", default=5.0)
-WIX_READ_TIMEOUT = env.float("WIX_READ_TIMEOUT", default=20.0)
-# Where staff open a conversation in the Wix dashboard (used by the admin for a link).
-WIX_DASHBOARD_URL = env("WIX_DASHBOARD_URL", default="https://manage.wix.com/dashboard")
-
-# --- Inbox Intake -------------------------------------------------------------------------------
-INBOX_INTAKE_FORM_TITLE = env("INBOX_INTAKE_FORM_TITLE", default="Website contact form")
-INBOX_INTAKE_FORM_DESCRIPTION = env(
-    "INBOX_INTAKE_FORM_DESCRIPTION", default="A visitor sent this through the website contact form."
-)
-# Wix allows 200 requests per minute per site; every worker process shares this budget.
-INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE = env.int("INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE", default=200)
-INBOX_INTAKE_MAX_ATTEMPTS = env.int("INBOX_INTAKE_MAX_ATTEMPTS", default=50)
-INBOX_INTAKE_BACKOFF_BASE = env.float("INBOX_INTAKE_BACKOFF_BASE", default=10.0)
-INBOX_INTAKE_BACKOFF_CAP = env.float("INBOX_INTAKE_BACKOFF_CAP", default=3600.0)
-INBOX_INTAKE_LEASE_SECONDS = env.int("INBOX_INTAKE_LEASE_SECONDS", default=300)
-INBOX_INTAKE_QUEUED_GRACE_SECONDS = env.int("INBOX_INTAKE_QUEUED_GRACE_SECONDS", default=60)
-INBOX_INTAKE_RELAY_BATCH_SIZE = env.int("INBOX_INTAKE_RELAY_BATCH_SIZE", default=100)
-INBOX_INTAKE_RECONCILE_PAGES = env.int("INBOX_INTAKE_RECONCILE_PAGES", default=3)
-INBOX_INTAKE_MESSAGE_MAX_LENGTH = env.int("INBOX_INTAKE_MESSAGE_MAX_LENGTH", default=50_000)
-# What intake_purge does with old submissions: "delete" them, or "anonymise" them in place.
-INBOX_INTAKE_PURGE_MODE = env("INBOX_INTAKE_PURGE_MODE", default="delete")
-if INBOX_INTAKE_PURGE_MODE not in ("delete", "anonymise"):
-    raise ValueError("INBOX_INTAKE_PURGE_MODE must be 'delete' or 'anonymise'.")
-
-# Embedding the form on other sites, and protecting it (see README "Embedding the form").
-# Origins (scheme://host[:port]) that may frame the form, call its JSON endpoint, be redirected to.
-INBOX_INTAKE_ALLOWED_ORIGINS = env.list("INBOX_INTAKE_ALLOWED_ORIGINS", default=[])
-for _origin in INBOX_INTAKE_ALLOWED_ORIGINS:
-    # They end up in a Content-Security-Policy header: nothing but a plain origin may get there.
-    if not re.fullmatch(r"https?://[a-z0-9.\-]+(:[0-9]+)?", _origin):
-        raise ValueError(
-            f"INBOX_INTAKE_ALLOWED_ORIGINS: {_origin!r} is not a lower-case origin "
-            "such as https://www.example.com"
-        )
-# Reverse proxies in front of the site that append to X-Forwarded-For (0: trust no such header).
-INBOX_INTAKE_TRUSTED_PROXY_COUNT = env.int("INBOX_INTAKE_TRUSTED_PROXY_COUNT", default=0)
-# Submissions (any POST) allowed per window: from one client IP to one form, and to one form in all.
-# 0 turns a limit off.
-INBOX_INTAKE_RATE_LIMIT_WINDOW = env.int("INBOX_INTAKE_RATE_LIMIT_WINDOW", default=600)
-INBOX_INTAKE_RATE_LIMIT_PER_IP = env.int("INBOX_INTAKE_RATE_LIMIT_PER_IP", default=20)
-INBOX_INTAKE_RATE_LIMIT_PER_FORM = env.int("INBOX_INTAKE_RATE_LIMIT_PER_FORM", default=500)
-INBOX_INTAKE_MAX_REQUEST_BYTES = env.int("INBOX_INTAKE_MAX_REQUEST_BYTES", default=1_048_576)
-# CAPTCHA: on when both keys are set. Provider: "turnstile" (Cloudflare) or "hcaptcha".
-INBOX_INTAKE_CAPTCHA_PROVIDER = env("INBOX_INTAKE_CAPTCHA_PROVIDER", default="turnstile")
-if INBOX_INTAKE_CAPTCHA_PROVIDER not in ("turnstile", "hcaptcha"):
-    raise ValueError("INBOX_INTAKE_CAPTCHA_PROVIDER must be 'turnstile' or 'hcaptcha'.")
-INBOX_INTAKE_CAPTCHA_SITE_KEY = env("INBOX_INTAKE_CAPTCHA_SITE_KEY", default="")
-INBOX_INTAKE_CAPTCHA_SECRET_KEY = env("INBOX_INTAKE_CAPTCHA_SECRET_KEY", default="")
-INBOX_INTAKE_CAPTCHA_TIMEOUT = env.float("INBOX_INTAKE_CAPTCHA_TIMEOUT", default=5.0)
+    INSTALLED_APPS.append("wix_sandbox")
+    for _name, _default in (_SANDBOX_DEFAULTS | dict.fromkeys(_SANDBOX_CREDENTIALS, "")).items():
+        if _name in env.ENVIRON:
+            globals()[_name] = _READERS.get(type(_default), env.str)(_name)
+    if "WIX_API_BASE_URL" not in env.ENVIRON:
+        WIX_API_BASE_URL = f"http://127.0.0.1:{PORT}/wix-sandbox"
 
 # The rate limits' counters. One process (make run) can keep them in memory; several web processes
 # must share them: CACHE_URL=redis://127.0.0.1:6379/1.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
 # Cookies. A form in an iframe on another site only gets its CSRF (and session) cookie back with
-# SameSite=None, Secure and Partitioned: browsers that block third-party cookies still keep
-# partitioned ones (inbox_intake.middleware.partitioned_cookies adds the attribute).
+# SameSite=None, Secure and Partitioned (CSRF_/SESSION_COOKIE_PARTITIONED, read above: Django 5.2
+# cannot write the attribute, inbox_intake.middleware.partitioned_cookies does).
 CSRF_COOKIE_SAMESITE = env("CSRF_COOKIE_SAMESITE", default="Lax")
 CSRF_COOKIE_SECURE = env.bool("CSRF_COOKIE_SECURE", default=False)
-CSRF_COOKIE_PARTITIONED = env.bool("CSRF_COOKIE_PARTITIONED", default=False)
 SESSION_COOKIE_SAMESITE = env("SESSION_COOKIE_SAMESITE", default="Lax")
 SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=False)
-SESSION_COOKIE_PARTITIONED = env.bool("SESSION_COOKIE_PARTITIONED", default=False)
-for _cookie, _secure, _samesite, _partitioned in (
-    ("CSRF", CSRF_COOKIE_SECURE, CSRF_COOKIE_SAMESITE, CSRF_COOKIE_PARTITIONED),
-    ("SESSION", SESSION_COOKIE_SECURE, SESSION_COOKIE_SAMESITE, SESSION_COOKIE_PARTITIONED),
-):
-    # Browsers silently drop such a cookie; failing here is clearer than a CSRF error in the iframe.
-    if (_samesite == "None" or _partitioned) and not _secure:
-        raise ValueError(
-            f"{_cookie}_COOKIE_SAMESITE=None and {_cookie}_COOKIE_PARTITIONED need "
-            f"{_cookie}_COOKIE_SECURE=true."
-        )
+
+# HTTPS in production (`manage.py check --deploy`); see the README's "In production".
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env.bool("SECURE_PROXY_SSL", default=False) else None
+)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=False)
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=False)
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)

@@ -1,3 +1,4 @@
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 from django.views.generic import RedirectView
@@ -6,5 +7,7 @@ urlpatterns = [
     path("", RedirectView.as_view(pattern_name="inbox_intake:contact", permanent=False)),
     path("admin/", admin.site.urls),
     path("intake/", include("inbox_intake.urls")),
-    path("wix-sandbox/", include("wix_sandbox.urls")),
 ]
+# The local Wix sandbox exists only in sandbox mode: with real Wix credentials, no such URL.
+if settings.INBOX_INTAKE_WIX_SANDBOX:
+    urlpatterns.append(path("wix-sandbox/", include("wix_sandbox.urls")))

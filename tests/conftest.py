@@ -108,6 +108,8 @@ def start_worker(sandbox_url, tmp_path):
             "CELERY_TASK_DEFAULT_QUEUE": settings.CELERY_TASK_DEFAULT_QUEUE,
             "WIX_API_BASE_URL": sandbox_url,
             "INBOX_INTAKE_VAR_DIR": str(tmp_path / "var"),
+            # The sandbox's credentials derive from it: the worker must open the same sandbox.
+            "SECRET_KEY": settings.SECRET_KEY,
             **extra_env,
         }
         command = [sys.executable, "-m", "celery", "-A", "site_project", "worker", "-l", "info"]

@@ -21,6 +21,7 @@ for name in (
     "WIX_ACCOUNT_ID",
 ):
     os.environ[name] = ""
+os.environ["INBOX_INTAKE_WIX_SANDBOX"] = "true"
 os.environ["WIX_API_BASE_URL"] = "http://127.0.0.1:9/wix-sandbox"  # each test sets its own
 
 from site_project.settings import *  # noqa: E402, F403

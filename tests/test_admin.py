@@ -327,7 +327,7 @@ def test_detail_links_to_the_sandbox_conversation(admin_client, make_submission)
 
 
 def test_detail_links_to_the_real_wix_inbox(admin_client, make_submission, settings):
-    settings.WIX_USES_SANDBOX = False
+    settings.INBOX_INTAKE_WIX_SANDBOX = False
     settings.WIX_SITE_ID = "site-1"
     sent = make_submission(status=Status.SENT, wix_conversation_id="c0ffee")
 

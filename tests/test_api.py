@@ -11,6 +11,7 @@ from django.test import Client
 from kombu.exceptions import OperationalError
 
 from inbox_intake import protection, tasks
+from inbox_intake.conf import intake_settings
 from inbox_intake.models import Submission
 from tests.conftest import LANDING
 
@@ -226,7 +227,7 @@ def test_field_errors_have_the_documented_shape(api, contact_data):
 
 @pytest.mark.django_db
 def test_a_field_over_its_length_is_a_field_error(api, contact_data, settings):
-    contact_data["message"] = "x" * (settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH + 1)
+    contact_data["message"] = "x" * (intake_settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH + 1)
 
     response, _ = api(contact_data)
 
@@ -296,7 +297,7 @@ def test_rate_limited_is_429_with_retry_after(api, contact_data, settings):
     response, callbacks = api(contact_data)
 
     assert response.status_code == 429
-    assert 0 < int(response["Retry-After"]) <= settings.INBOX_INTAKE_RATE_LIMIT_WINDOW
+    assert 0 < int(response["Retry-After"]) <= intake_settings.INBOX_INTAKE_RATE_LIMIT_WINDOW
     assert errors(response)["__all__"][0]["code"] == "rate_limited"
     assert response["Access-Control-Expose-Headers"] == "Retry-After"
     assert Submission.objects.count() == 2

@@ -119,7 +119,7 @@ def test_status_reports_counts_pending_and_last_error(make_submission):
 
 
 def test_status_says_when_real_wix_is_used_and_nothing_waits(db, settings):
-    settings.WIX_USES_SANDBOX = False
+    settings.INBOX_INTAKE_WIX_SANDBOX = False
     settings.WIX_API_BASE_URL = "https://www.wixapis.com"
 
     output = run("intake_status")

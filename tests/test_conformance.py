@@ -28,6 +28,7 @@ from django.conf import settings
 
 from inbox_intake.wix import ApiKeyAuth, WixClient, WixError
 from wix_sandbox import faults
+from wix_sandbox.conf import sandbox_setting
 from wix_sandbox.models import ApiCall
 
 CONFORMANCE_DIR = settings.BASE_DIR / "conformance"
@@ -95,8 +96,8 @@ def sdk_run(node, sandbox_url, new_calls) -> Run:
     env = {
         **os.environ,
         "SANDBOX_URL": sandbox_url,
-        "WIX_API_KEY": settings.WIX_SANDBOX_API_KEY,
-        "WIX_SITE_ID": settings.WIX_SANDBOX_SITE_ID,
+        "WIX_API_KEY": sandbox_setting("WIX_SANDBOX_API_KEY"),
+        "WIX_SITE_ID": sandbox_setting("WIX_SANDBOX_SITE_ID"),
         "CONFORMANCE_EMAIL": unique_email("sdk"),
     }
     try:
@@ -235,8 +236,11 @@ def python_run(sdk_run, sandbox_url, new_calls) -> Run:
     message = swap_strings({inputs["email"]: email}, inputs["formMessage"])
     oversized, unknown_id = inputs["oversizedMessage"], inputs["unknownConversationId"]
 
-    def client(api_key=settings.WIX_SANDBOX_API_KEY):
-        auth = ApiKeyAuth(api_key, site_id=settings.WIX_SANDBOX_SITE_ID)
+    def client(api_key=None):
+        auth = ApiKeyAuth(
+            api_key or sandbox_setting("WIX_SANDBOX_API_KEY"),
+            site_id=sandbox_setting("WIX_SANDBOX_SITE_ID"),
+        )
         return WixClient(base_url=sandbox_url, auth=auth, timeout=(5, 20))
 
     def attempt(call):

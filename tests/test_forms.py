@@ -1,5 +1,6 @@
 import pytest
 
+from inbox_intake.conf import intake_settings
 from inbox_intake.forms import ContactForm
 
 
@@ -48,13 +49,13 @@ def test_invalid_phone(contact_data):
 
 
 def test_oversized_message_is_refused_with_the_limit(contact_data, settings):
-    contact_data["message"] = "x" * (settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH + 1)
+    contact_data["message"] = "x" * (intake_settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH + 1)
 
     errors = ContactForm(contact_data).errors
 
+    limit = intake_settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH
     assert errors["message"] == [
-        f"Ensure this value has at most {settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH} characters "
-        f"(it has {settings.INBOX_INTAKE_MESSAGE_MAX_LENGTH + 1})."
+        f"Ensure this value has at most {limit} characters (it has {limit + 1})."
     ]
 
 

@@ -13,6 +13,7 @@ from inbox_intake.tasks import deliver_submission
 from inbox_intake.wix import ApiKeyAuth, WixClient
 from site_project.celery import app as celery_app
 from tests.conftest import wait_until
+from wix_sandbox.conf import sandbox_setting
 from wix_sandbox.models import ApiCall, SandboxContact, SandboxConversation, SandboxMessage
 
 Status = Submission.Status
@@ -21,7 +22,9 @@ Outcome = DeliveryAttempt.Outcome
 
 @pytest.fixture
 def sandbox_client(sandbox_url, settings):
-    auth = ApiKeyAuth(settings.WIX_SANDBOX_API_KEY, site_id=settings.WIX_SANDBOX_SITE_ID)
+    auth = ApiKeyAuth(
+        sandbox_setting("WIX_SANDBOX_API_KEY"), site_id=sandbox_setting("WIX_SANDBOX_SITE_ID")
+    )
     return WixClient(base_url=sandbox_url, auth=auth)
 
 
@@ -165,7 +168,9 @@ def test_reconciliation_that_finds_nothing_sends(sandbox_url, make_submission, t
 def test_wrong_api_key_fails_at_once_with_a_clear_reason(
     sandbox_url, make_submission, settings, transactional_db
 ):
+    settings.INBOX_INTAKE_WIX_SANDBOX = False
     settings.WIX_API_KEY = "IST.wrong-key"
+    settings.WIX_SITE_ID = sandbox_setting("WIX_SANDBOX_SITE_ID")
 
     failed = services.deliver(make_submission().pk)
 
@@ -469,9 +474,10 @@ def test_wix_down_is_transient(make_submission, sandbox_faults):
 def test_oauth_app_credentials_deliver_with_one_token(
     sandbox_url, make_submission, settings, transactional_db
 ):
-    settings.WIX_APP_ID = settings.WIX_SANDBOX_APP_ID
-    settings.WIX_APP_SECRET = settings.WIX_SANDBOX_APP_SECRET
-    settings.WIX_APP_INSTANCE_ID = settings.WIX_SANDBOX_INSTANCE_ID
+    settings.INBOX_INTAKE_WIX_SANDBOX = False
+    settings.WIX_APP_ID = sandbox_setting("WIX_SANDBOX_APP_ID")
+    settings.WIX_APP_SECRET = sandbox_setting("WIX_SANDBOX_APP_SECRET")
+    settings.WIX_APP_INSTANCE_ID = sandbox_setting("WIX_SANDBOX_INSTANCE_ID")
 
     first = services.deliver(make_submission().pk)
     second = services.deliver(make_submission().pk)

@@ -317,8 +317,9 @@ def test_embed_may_be_framed_by_allowed_origins_only(client):
 def test_embed_is_the_form_without_the_page_around_it(client):
     page = client.get(EMBED_URL).content.decode()
 
-    assert '<body class="embed">' in page
+    assert '<body class="inbox-intake-page embed">' in page
     assert "<h1>" not in page
+    assert "site-header" not in page, "the host site's own layout stays out of the iframe"
     assert 'name="first_name"' in page
     assert "inbox_intake/iframe-child.js" in page
 

@@ -1,7 +1,7 @@
-from django.conf import settings
 from django.core.management.base import BaseCommand
 
 from inbox_intake import services
+from inbox_intake.conf import intake_settings
 
 from ._durations import parse_duration
 
@@ -17,7 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--batch-size", type=int, default=1000)
 
     def handle(self, *args, older_than, batch_size, **options):
-        anonymise = settings.INBOX_INTAKE_PURGE_MODE == "anonymise"
+        anonymise = intake_settings.INBOX_INTAKE_PURGE_MODE == "anonymise"
         total = 0
         for total in services.purge_submissions(
             older_than=parse_duration(older_than), anonymise=anonymise, batch_size=batch_size

@@ -1,0 +1,183 @@
+"""System checks: a setting that cannot work is reported when Django starts (`manage.py check`,
+`runserver`, `migrate`), with what to set, instead of failing on a visitor's request."""
+
+import re
+
+from django.apps import apps
+from django.conf import settings as django_settings
+from django.core import checks
+
+from .conf import CAPTCHA_PROVIDERS, PURGE_MODES, WIX_API_URL, intake_settings
+
+#: Origins end up in a Content-Security-Policy header: nothing but a plain origin may get there.
+ORIGIN_PATTERN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]+)?")
+
+
+@checks.register(checks.Tags.security)
+def check_allowed_origins(app_configs, **kwargs):
+    origins = intake_settings.INBOX_INTAKE_ALLOWED_ORIGINS
+    if isinstance(origins, str):
+        return [
+            checks.Error(
+                "INBOX_INTAKE_ALLOWED_ORIGINS is a string; it must be a list of origins.",
+                hint='Set INBOX_INTAKE_ALLOWED_ORIGINS = ["https://www.example.com"].',
+                id="inbox_intake.E001",
+            )
+        ]
+    return [
+        checks.Error(
+            f"INBOX_INTAKE_ALLOWED_ORIGINS: {origin!r} is not a lower-case origin.",
+            hint="Write each as scheme://host[:port] with no path or trailing slash, "
+            "such as https://www.example.com.",
+            id="inbox_intake.E001",
+        )
+        for origin in origins
+        if not (isinstance(origin, str) and ORIGIN_PATTERN.fullmatch(origin))
+    ]
+
+
+@checks.register
+def check_choices(app_configs, **kwargs):
+    errors = []
+    mode = intake_settings.INBOX_INTAKE_PURGE_MODE
+    if mode not in PURGE_MODES:
+        errors.append(
+            checks.Error(
+                f"INBOX_INTAKE_PURGE_MODE is {mode!r}.",
+                hint=f"Set INBOX_INTAKE_PURGE_MODE to one of {', '.join(PURGE_MODES)}.",
+                id="inbox_intake.E002",
+            )
+        )
+    provider = intake_settings.INBOX_INTAKE_CAPTCHA_PROVIDER
+    if provider not in CAPTCHA_PROVIDERS:
+        errors.append(
+            checks.Error(
+                f"INBOX_INTAKE_CAPTCHA_PROVIDER is {provider!r}.",
+                hint=f"Set INBOX_INTAKE_CAPTCHA_PROVIDER to one of {', '.join(CAPTCHA_PROVIDERS)}.",
+                id="inbox_intake.E003",
+            )
+        )
+    return errors
+
+
+@checks.register(checks.Tags.security)
+def check_cookies(app_configs, **kwargs):
+    """Browsers silently drop a SameSite=None or Partitioned cookie without Secure: a form framed
+    by another site would then fail its CSRF check with no clue why."""
+    errors = []
+    for cookie in ("CSRF", "SESSION"):
+        secure = getattr(django_settings, f"{cookie}_COOKIE_SECURE", False)
+        samesite = getattr(django_settings, f"{cookie}_COOKIE_SAMESITE", "Lax")
+        partitioned = getattr(intake_settings, f"{cookie}_COOKIE_PARTITIONED")
+        if (samesite == "None" or partitioned) and not secure:
+            errors.append(
+                checks.Error(
+                    f"{cookie}_COOKIE_SAMESITE=None or {cookie}_COOKIE_PARTITIONED=True "
+                    f"without {cookie}_COOKIE_SECURE: browsers drop such a cookie.",
+                    hint=f"Set {cookie}_COOKIE_SECURE = True (the site must be served over HTTPS).",
+                    id="inbox_intake.E004",
+                )
+            )
+    return errors
+
+
+@checks.register
+def check_wix_credentials(app_configs, **kwargs):
+    s = intake_settings
+    sandbox_installed = apps.is_installed("wix_sandbox")
+    if s.uses_sandbox:
+        errors = []
+        if not sandbox_installed:
+            errors.append(
+                checks.Error(
+                    "INBOX_INTAKE_WIX_SANDBOX is on but the wix_sandbox app is not installed.",
+                    hint='Add "wix_sandbox" to INSTALLED_APPS and include wix_sandbox.urls, or '
+                    "turn INBOX_INTAKE_WIX_SANDBOX off and set real Wix credentials.",
+                    id="inbox_intake.E006",
+                )
+            )
+        if s.WIX_API_BASE_URL.rstrip("/") == WIX_API_URL:
+            errors.append(
+                checks.Error(
+                    "INBOX_INTAKE_WIX_SANDBOX is on but WIX_API_BASE_URL is Wix's own address.",
+                    hint="Set WIX_API_BASE_URL to where this site serves the sandbox, "
+                    "such as http://127.0.0.1:8000/wix-sandbox.",
+                    id="inbox_intake.E007",
+                )
+            )
+        if s.has_real_credentials:
+            errors.append(
+                checks.Error(
+                    "INBOX_INTAKE_WIX_SANDBOX is on while real Wix credentials are set: "
+                    "submissions would go to the sandbox, not to the Wix site.",
+                    hint="Turn INBOX_INTAKE_WIX_SANDBOX off to deliver to Wix, or unset "
+                    "WIX_API_KEY / WIX_APP_ID.",
+                    id="inbox_intake.E008",
+                )
+            )
+        return errors
+    if sandbox_installed and not django_settings.DEBUG:
+        return [
+            checks.Error(
+                "The wix_sandbox app is installed in a production configuration (DEBUG off, "
+                "INBOX_INTAKE_WIX_SANDBOX off): it would serve a fake Wix API from this site.",
+                hint='Remove "wix_sandbox" from INSTALLED_APPS and its URLs; it is a tool '
+                "for development and tests.",
+                id="inbox_intake.E009",
+            )
+        ]
+    if not s.has_real_credentials:
+        message = "No Wix credentials are set: no submission can be delivered."
+        hint = (
+            "Set WIX_API_KEY and WIX_SITE_ID (or WIX_APP_ID, WIX_APP_SECRET and "
+            "WIX_APP_INSTANCE_ID); for development, set INBOX_INTAKE_WIX_SANDBOX = True with "
+            "the wix_sandbox app installed."
+        )
+        if django_settings.DEBUG:
+            return [checks.Warning(message, hint=hint, id="inbox_intake.W001")]
+        return [checks.Error(message, hint=hint, id="inbox_intake.E005")]
+    return _incomplete_credentials()
+
+
+def _incomplete_credentials():
+    s = intake_settings
+    if s.WIX_APP_ID:
+        missing = [
+            name for name in ("WIX_APP_SECRET", "WIX_APP_INSTANCE_ID") if not getattr(s, name)
+        ]
+        if missing:
+            return [
+                checks.Error(
+                    f"WIX_APP_ID is set without {' and '.join(missing)}.",
+                    hint="An OAuth app needs its id, its secret and the instance id of the "
+                    "site that installed it.",
+                    id="inbox_intake.E010",
+                )
+            ]
+    elif not s.WIX_SITE_ID:
+        return [
+            checks.Error(
+                "WIX_API_KEY is set without WIX_SITE_ID: Inbox and Contacts are site-level APIs.",
+                hint="Set WIX_SITE_ID to the GUID after /dashboard/ in the site's dashboard URL.",
+                id="inbox_intake.E010",
+            )
+        ]
+    return []
+
+
+@checks.register
+def check_forms(app_configs, **kwargs):
+    from .forms import FormRegistryError, registered_forms
+
+    try:
+        registered_forms()
+    except FormRegistryError as error:
+        return [
+            checks.Error(
+                f"INBOX_INTAKE_FORMS: {error}",
+                hint='Map each slug to {"form": "dotted.path.to.IntakeFormSubclass", ...}; '
+                "see the README's 'Register a form'.",
+                id="inbox_intake.E011",
+            )
+        ]
+    return []
