@@ -116,8 +116,9 @@ def check_wix_credentials(app_configs, **kwargs):
                 )
             )
         return errors
+    errors = []
     if sandbox_installed and not django_settings.DEBUG:
-        return [
+        errors.append(
             checks.Error(
                 "The wix_sandbox app is installed in a production configuration (DEBUG off, "
                 "INBOX_INTAKE_WIX_SANDBOX off): it would serve a fake Wix API from this site.",
@@ -125,18 +126,18 @@ def check_wix_credentials(app_configs, **kwargs):
                 "for development and tests.",
                 id="inbox_intake.E009",
             )
-        ]
-    if not s.has_real_credentials:
-        message = "No Wix credentials are set: no submission can be delivered."
-        hint = (
-            "Set WIX_API_KEY and WIX_SITE_ID (or WIX_APP_ID, WIX_APP_SECRET and "
-            "WIX_APP_INSTANCE_ID); for development, set INBOX_INTAKE_WIX_SANDBOX = True with "
-            "the wix_sandbox app installed."
         )
-        if django_settings.DEBUG:
-            return [checks.Warning(message, hint=hint, id="inbox_intake.W001")]
-        return [checks.Error(message, hint=hint, id="inbox_intake.E005")]
-    return _incomplete_credentials()
+    if s.has_real_credentials:
+        return errors + _incomplete_credentials()
+    message = "No Wix credentials are set: no submission can be delivered."
+    hint = (
+        "Set WIX_API_KEY and WIX_SITE_ID (or WIX_APP_ID, WIX_APP_SECRET and "
+        "WIX_APP_INSTANCE_ID); for development, set INBOX_INTAKE_WIX_SANDBOX = True with "
+        "the wix_sandbox app installed."
+    )
+    if django_settings.DEBUG:
+        return [*errors, checks.Warning(message, hint=hint, id="inbox_intake.W001")]
+    return [*errors, checks.Error(message, hint=hint, id="inbox_intake.E005")]
 
 
 def _incomplete_credentials():

@@ -214,17 +214,30 @@ def _count(key: str, timeout: int) -> int:
 # --- Request bodies ------------------------------------------------------------------------------
 
 
-def parse_json_body(body: bytes) -> dict:
-    """A JSON submission: one object whose values are plain strings, numbers, booleans or null."""
+def parse_json_body(body: bytes, form_class) -> dict:
+    """A JSON submission: one object whose values are plain strings, numbers, booleans or null;
+    a field with several choices takes a list of them."""
     try:
         data = json.loads(body)
     except ValueError:
         raise MalformedBody("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
         raise MalformedBody("The request body must be a JSON object of field names and values.")
-    if any(isinstance(value, dict | list) for value in data.values()):
-        raise MalformedBody("Each field's value must be a string, a number, a boolean or null.")
+    for name, value in data.items():
+        if _is_plain(value):
+            continue
+        field = form_class.base_fields.get(name)
+        takes_list = field is not None and getattr(field.widget, "allow_multiple_selected", False)
+        if not (takes_list and isinstance(value, list) and all(map(_is_plain, value))):
+            raise MalformedBody(
+                f"{name}: a field's value must be a string, a number, a boolean or null"
+                + (", or a list of those." if takes_list else ".")
+            )
     return data
+
+
+def _is_plain(value) -> bool:
+    return not isinstance(value, dict | list)
 
 
 # --- CAPTCHA -------------------------------------------------------------------------------------

@@ -320,7 +320,7 @@ def _contact_id(client: WixClient, submission: Submission) -> str:
 def _contact_info(submission: Submission) -> dict:
     data = submission.data
     info = {"emails": {"items": [{"tag": "MAIN", "email": submission.email, "primary": True}]}}
-    name = {key: data[f"{key}_name"][:1000] for key in ("first", "last") if data.get(f"{key}_name")}
+    name = IntakeForm.submitter_name(data)
     if name:
         info = {"name": name, **info}
     if data.get("phone"):

@@ -196,7 +196,7 @@ def _submit_json(request, intake_form: RegisteredForm):
     try:
         protection.check_origin(request.headers.get("Origin"), _own_origin(request))
         protection.check_size(request.META.get("CONTENT_LENGTH"))
-        data = _json_request_data(request)
+        data = _json_request_data(request, intake_form.form_class)
         submission = protection.admit(
             form_name=intake_form.slug,
             form_class=intake_form.form_class,
@@ -219,9 +219,9 @@ def _submit_json(request, intake_form: RegisteredForm):
     return _json(request, body, status=201)
 
 
-def _json_request_data(request):
+def _json_request_data(request, form_class):
     if request.content_type == "application/json":
-        return protection.parse_json_body(request.body)
+        return protection.parse_json_body(request.body, form_class)
     if request.content_type in FORM_CONTENT_TYPES:
         return request.POST
     raise protection.UnsupportedMediaType(

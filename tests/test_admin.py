@@ -148,11 +148,24 @@ def test_filters_narrow_the_list(admin_client, make_submission):
         response = admin_client.get(CHANGELIST + query)
         return {row.email for row in response.context["cl"].result_list}
 
+    make_submission(email="quote@example.com", form_name="quote")
+
     assert emails("?status__exact=sent") == {"sent@example.com"}
     assert emails("?form=contact") == {"failed@example.com", "sent@example.com", "old@example.com"}
+    assert emails("?form=quote") == {"quote@example.com"}
+    changelist = admin_client.get(CHANGELIST).context["cl"]
+    form_filter = changelist.filter_specs[1]
+    assert [choice["display"] for choice in form_filter.choices(changelist)][1:] == [
+        "Contact us",
+        "Request a quote",
+    ], "every registered form, by its title"
     past_7_days = admin_client.get(CHANGELIST).context["cl"].filter_specs[-1].links[2]
     assert past_7_days[0] == "Past 7 days"
-    assert emails(f"?{urlencode(past_7_days[1])}") == {"failed@example.com", "sent@example.com"}
+    assert emails(f"?{urlencode(past_7_days[1])}") == {
+        "failed@example.com",
+        "sent@example.com",
+        "quote@example.com",
+    }
 
 
 @pytest.mark.parametrize(

@@ -30,14 +30,12 @@ def api(django_capture_on_commit_callbacks):
     browser); return the response and the callbacks scheduled on commit."""
     client = Client(enforce_csrf_checks=True)
 
-    def post(data, *, origin=LANDING, content_type="application/json", **extra):
+    def post(data, *, origin=LANDING, content_type="application/json", url=FORM_URL, **extra):
         as_json = content_type == "application/json" and not isinstance(data, str)
         body = json.dumps(data) if as_json else data
         headers = {"Accept": "application/json", **({"Origin": origin} if origin else {})}
         with django_capture_on_commit_callbacks() as callbacks:
-            response = client.post(
-                FORM_URL, body, content_type=content_type, headers=headers, **extra
-            )
+            response = client.post(url, body, content_type=content_type, headers=headers, **extra)
         return response, callbacks
 
     return post
@@ -447,3 +445,38 @@ def test_unknown_form_json_post_is_404(contact_data):
     )
 
     assert response.status_code == 404
+
+
+@pytest.mark.django_db
+def test_a_second_form_takes_several_choices_as_a_list(api):
+    response, _ = api(
+        {
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "service": "web",
+            "features": ["booking", "blog"],
+            "start_date": "2027-01-31",
+            "budget": 900,
+            "details": "A site.",
+        },
+        url="/intake/quote/",
+    )
+
+    assert response.status_code == 201, response.content
+    assert (
+        response.json()["message"] == "Thank you: we will send your quote within two working days."
+    )
+    stored = Submission.objects.get(form_name="quote")
+    assert stored.data["features"] == ["booking", "blog"]
+    assert stored.data["start_date"] == "2027-01-31"
+    assert stored.data["budget"] == "900"
+    assert stored.name == "Ada Lovelace"
+
+
+@pytest.mark.django_db
+def test_a_list_for_a_field_of_one_value_is_refused(api, contact_data):
+    response, _ = api(contact_data | {"first_name": ["Jane", "Jo"]})
+
+    assert response.status_code == 400
+    assert "first_name" in errors(response)["__all__"][0]["message"]
+    assert not Submission.objects.exists()

@@ -1,6 +1,8 @@
 """End to end with real parts: form POST → PostgreSQL → Redis → a `celery worker` process → the
 Wix sandbox over HTTP on loopback."""
 
+import json
+
 import pytest
 
 from inbox_intake.models import Submission
@@ -67,3 +69,42 @@ def test_wrong_api_key_fails_clearly_without_a_retry_storm(client, start_worker,
     assert failed.attempts.count() == 1
     assert ApiCall.objects.count() == 1
     assert "IST.not-the-right-key" not in failed.last_error
+
+
+def test_a_second_form_shows_every_field_type_in_the_inbox(client, celery_worker):
+    """The example site's quote form (site_project/forms.py), registered by INBOX_INTAKE_FORMS:
+    a choice reads as its label, several choices are joined, a date is written out, numbers are
+    plain and an optional field left empty gives no row."""
+    response = client.post(
+        "/intake/quote/",
+        {
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "service": "shop",
+            "features": ["booking", "multilingual"],
+            "start_date": "2027-03-04",
+            "budget": "12500.50",
+            "pages": "",
+            "details": "An online shop for hand-made notebooks.",
+        },
+    )
+    assert response.status_code == 302, response.content
+    quote = delivered(Submission.objects.get(form_name="quote"))
+
+    assert quote.status == Submission.Status.SENT, quote.last_error
+    form = SandboxMessage.objects.get().data["content"]["form"]
+    assert form["title"] == "Quote request"
+    assert form["description"] == "A visitor asked for a quote through the website."
+    assert [(field["name"], field["value"]) for field in form["fields"]] == [
+        ("Your name", "Ada Lovelace"),
+        ("Email", "ada@example.com"),
+        ("Service", "Online shop"),
+        ("Features", "Online booking, Several languages"),
+        ("Preferred start date", "4 March 2027 (2027-03-04)"),
+        ("Budget (EUR)", "12500.5"),
+        ("Project details", "An online shop for hand-made notebooks."),
+        ("Reference", str(quote.reference)),
+    ]
+    assert quote.name == "Ada Lovelace"
+    contact = json.loads(ApiCall.objects.get(path="/contacts/v4/contacts").body)
+    assert contact["info"]["name"] == {"first": "Ada", "last": "Lovelace"}

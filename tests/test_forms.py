@@ -1,7 +1,12 @@
+import json
+
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 
 from inbox_intake.conf import intake_settings
-from inbox_intake.forms import ContactForm
+from inbox_intake.forms import ContactForm, get_registered_form, registered_forms
+from inbox_intake.messages import build_form_message
+from site_project.forms import QuoteRequestForm
 
 
 def test_valid_contact_form(contact_data):
@@ -107,3 +112,109 @@ def test_field_schema_describes_the_visible_fields_for_the_script_embed():
         "message": "textarea",
         "subscribe_newsletter": "checkbox",
     }, "hidden fields (the Wix visitor id) are not for visitors to fill in"
+
+
+# --- Forms registered by setting ------------------------------------------------------------------
+
+
+def test_the_example_site_registers_two_forms():
+    forms = registered_forms()
+
+    assert list(forms) == ["contact", "quote"]
+    assert forms["quote"].form_class is QuoteRequestForm
+    assert forms["quote"].message_title == "Quote request"
+    assert forms["contact"].message_title == "Website contact form"
+
+
+def test_options_replace_a_form_class_texts(settings):
+    settings.INBOX_INTAKE_FORMS = {
+        "support": {
+            "form": "inbox_intake.forms.ContactForm",
+            "title": "Get support",
+            "message_title": "Support request",
+            "thank_you": "Our support team will answer within a day.",
+        }
+    }
+
+    support = get_registered_form("support")
+
+    assert (support.title, support.message_title) == ("Get support", "Support request")
+    assert support.thank_you == "Our support team will answer within a day."
+    assert support.intro == ContactForm.intro, "what is not set keeps the class's text"
+    assert get_registered_form("contact") is None
+
+
+QUOTE = {
+    "name": "Ada Lovelace",
+    "email": "ada@example.com",
+    "service": "seo",
+    "features": ["blog", "members"],
+    "start_date": "2027-12-03",
+    "budget": "1000",
+    "pages": "12",
+    "details": "A blog.",
+}
+
+
+def test_every_field_type_reads_well_in_the_inbox():
+    form = QuoteRequestForm(QUOTE)
+    assert form.is_valid(), form.errors
+
+    rows = dict(QuoteRequestForm.wix_fields(form.cleaned_data))
+
+    assert rows["Service"] == "Search engine optimisation", "a choice shows its label"
+    assert rows["Features"] == "Blog, Members area", "several choices are joined"
+    assert rows["Preferred start date"] == "3 December 2027 (2027-12-03)", "no day/month doubt"
+    assert rows["Budget (EUR)"] == "1000"
+    assert rows["Number of pages"] == "12"
+
+
+def test_stored_values_read_the_same_as_fresh_ones():
+    """Submissions are stored as JSON (dates and decimals as text); the Inbox rows are built
+    from what is stored, so both must read alike."""
+    form = QuoteRequestForm(QUOTE | {"budget": "1234.50"})
+    assert form.is_valid(), form.errors
+    stored = json.loads(json.dumps(form.cleaned_data, cls=DjangoJSONEncoder))
+
+    assert QuoteRequestForm.wix_fields(stored) == QuoteRequestForm.wix_fields(form.cleaned_data)
+    assert dict(QuoteRequestForm.wix_fields(stored))["Budget (EUR)"] == "1234.5"
+
+
+def test_optional_fields_left_empty_give_no_row():
+    form = QuoteRequestForm(QUOTE | {"features": [], "start_date": "", "budget": "", "pages": ""})
+    assert form.is_valid(), form.errors
+
+    message = build_form_message(
+        title="t",
+        description="",
+        fields=QuoteRequestForm.wix_fields(form.cleaned_data),
+        reference="r",
+        preview_text="p",
+    )
+
+    assert [label for label, _ in message.fields] == [
+        "Your name",
+        "Email",
+        "Service",
+        "Project details",
+        "Reference",
+    ]
+
+
+def test_an_unknown_choice_is_a_field_error():
+    form = QuoteRequestForm(QUOTE | {"service": "hacking", "features": ["blog", "root"]})
+
+    assert set(form.errors) == {"service", "features"}
+
+
+def test_the_schema_describes_choices_for_the_script_embed():
+    schema = {field["name"]: field for field in QuoteRequestForm.field_schema()}
+
+    assert schema["service"]["type"] == "select"
+    assert schema["service"]["choices"][0] == ["web", "Website design"]
+    assert schema["service"]["multiple"] is False
+    assert schema["features"]["type"] == "checkboxes"
+    assert schema["features"]["multiple"] is True
+    assert schema["start_date"]["type"] == "date"
+    assert schema["start_date"]["help_text"] == "Leave empty if you are flexible."
+    assert schema["budget"]["type"] == "number"

@@ -5,6 +5,7 @@ import responses
 from inbox_intake import protection
 from inbox_intake.forms import ContactForm
 from inbox_intake.models import Submission
+from site_project.forms import QuoteRequestForm
 from tests.conftest import LANDING
 
 OWN = "http://testserver"
@@ -165,20 +166,31 @@ def test_size_limit(settings):
         (b"{not json", "not valid JSON"),
         (b'["a", "list"]', "JSON object"),
         (b'{"first_name": {"nested": 1}}', "string, a number, a boolean or null"),
-        (b'{"first_name": ["a"]}', "string, a number, a boolean or null"),
+        (b'{"first_name": ["a"]}', "first_name: a field's value must be a string"),
+        (b'{"features": [["nested"]]}', "features: a field's value must be a string"),
+        (b'{"features": {"a": 1}}', "or a list of those"),
     ],
 )
 def test_malformed_json_bodies_are_refused(body, problem):
     with pytest.raises(protection.MalformedBody) as refused:
-        protection.parse_json_body(body)
+        protection.parse_json_body(body, QuoteRequestForm)
 
     assert problem in refused.value.message
+
+
+def test_a_list_only_for_a_field_of_several_choices():
+    body = b'{"features": ["blog", "members"], "service": "web"}'
+
+    assert protection.parse_json_body(body, QuoteRequestForm) == {
+        "features": ["blog", "members"],
+        "service": "web",
+    }
 
 
 def test_json_body_with_plain_values():
     body = b'{"email": "a@example.com", "subscribe_newsletter": true, "phone": null}'
 
-    assert protection.parse_json_body(body) == {
+    assert protection.parse_json_body(body, ContactForm) == {
         "email": "a@example.com",
         "subscribe_newsletter": True,
         "phone": None,

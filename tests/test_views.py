@@ -397,3 +397,41 @@ def test_a_broker_outage_neither_fails_the_visitor_nor_loses_the_submission(
     assert response.status_code == 302
     submission = Submission.objects.get()
     assert submission.status == Submission.Status.QUEUED, "the relay will enqueue it again"
+
+
+# --- More than one form ---------------------------------------------------------------------------
+
+
+def test_each_registered_form_has_its_page_embed_and_schema(client):
+    page = client.get("/intake/quote/").content.decode()
+
+    assert "<h1>Request a quote</h1>" in page
+    assert "<legend>Features</legend>" in page, "several choices form one fieldset"
+    assert 'type="date"' in page
+    assert client.get("/intake/quote/embed/").status_code == 200
+    assert client.get("/intake/quote/embed.js").status_code == 200
+    assert client.get("/intake/quote/schema.json").json()["title"] == "Request a quote"
+
+
+def test_a_form_that_is_not_registered_is_404(client, settings):
+    settings.INBOX_INTAKE_FORMS = {"contact": {"form": "inbox_intake.forms.ContactForm"}}
+
+    assert client.get("/intake/quote/").status_code == 404
+    assert client.get("/intake/quote/schema.json").status_code == 404
+
+
+@pytest.mark.django_db
+def test_the_thank_you_page_speaks_for_its_form(client):
+    response = client.get("/intake/quote/thanks/")
+
+    assert (
+        "Thank you: we will send your quote within two working days." in response.content.decode()
+    )
+
+
+def test_the_form_page_sits_in_the_sites_layout_through_a_template_override(client):
+    """templates/inbox_intake/base.html (the example site's) extends the site's base.html."""
+    page = client.get(FORM_URL).content.decode()
+
+    assert 'class="site-header"' in page
+    assert "inbox_intake/form.css" in page

@@ -24,8 +24,12 @@
     ".inbox-intake-field{margin:0 0 1rem}" +
     ".inbox-intake-field label{display:block;font-weight:600;margin-bottom:.25rem}" +
     ".inbox-intake-field.inbox-intake-checkbox label{display:inline;font-weight:normal}" +
-    ".inbox-intake-field input:not([type=checkbox]),.inbox-intake-field textarea" +
-    "{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}" +
+    ".inbox-intake-field input:not([type=checkbox]):not([type=radio]),.inbox-intake-field textarea," +
+    ".inbox-intake-field select{width:100%;box-sizing:border-box;padding:.5rem;font:inherit}" +
+    ".inbox-intake-choices{border:0;padding:0;min-width:0}" +
+    ".inbox-intake-choices legend{font-weight:600;margin-bottom:.25rem;padding:0}" +
+    ".inbox-intake-field.inbox-intake-choices label{display:inline;font-weight:normal}" +
+    ".inbox-intake-help{margin:.25rem 0 0;font-size:.9em;opacity:.8}" +
     ".inbox-intake-field [aria-invalid=true]{border-color:#b3261e}" +
     ".inbox-intake-error{color:#b3261e;margin:.25rem 0 0;font-size:.9em}" +
     ".inbox-intake-honeypot{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}";
@@ -47,14 +51,52 @@
     }
   }
 
+  function control(spec, id) {
+    if (spec.type === "textarea") {
+      return element("textarea", { rows: "6" });
+    }
+    if (spec.type === "select") {
+      var select = element("select");
+      select.append(element("option", { value: "" }, spec.required ? "Choose one" : "—"));
+      spec.choices.forEach(function (choice) {
+        select.append(element("option", { value: choice[0] }, choice[1]));
+      });
+      return select;
+    }
+    return element("input", { type: spec.type });
+  }
+
+  // Several checkboxes or radio buttons: one fieldset, its legend the field's label.
+  function choiceGroup(spec, id) {
+    var group = element("fieldset", { class: "inbox-intake-field inbox-intake-choices", id: id });
+    group.append(element("legend", {}, spec.label));
+    spec.choices.forEach(function (choice, index) {
+      var optionId = id + "-" + index;
+      var input = element("input", { type: spec.type === "radio" ? "radio" : "checkbox", id: optionId });
+      input.name = spec.name;
+      input.value = choice[0];
+      input.dataset.group = spec.type;
+      var option = element("div");
+      option.append(input, " ", element("label", { for: optionId }, choice[1]));
+      group.append(option);
+    });
+    return group;
+  }
+
   function field(spec) {
     var id = idPrefix + spec.name;
+    var error = element("p", { id: id + "-error", class: "inbox-intake-error", hidden: "" });
+    var help = spec.help_text && element("p", { class: "inbox-intake-help" }, spec.help_text);
+    if (spec.type === "checkboxes" || spec.type === "radio") {
+      var group = choiceGroup(spec, id);
+      group.append.apply(group, help ? [help, error] : [error]);
+      return group;
+    }
     var checkbox = spec.type === "checkbox";
     var wrapper = element("div", {
       class: "inbox-intake-field" + (checkbox ? " inbox-intake-checkbox" : ""),
     });
-    var input =
-      spec.type === "textarea" ? element("textarea", { rows: "6" }) : element("input", { type: spec.type });
+    var input = control(spec, id);
     input.id = id;
     input.name = spec.name;
     input.required = spec.required && !checkbox;
@@ -65,11 +107,14 @@
       input.setAttribute("autocomplete", spec.autocomplete);
     }
     var label = element("label", { for: id }, spec.label);
-    var error = element("p", { id: id + "-error", class: "inbox-intake-error", hidden: "" });
     if (checkbox) {
       wrapper.append(input, " ", label, error);
     } else {
-      wrapper.append(label, input, error);
+      wrapper.append(label, input);
+      if (help) {
+        wrapper.append(help);
+      }
+      wrapper.append(error);
     }
     return wrapper;
   }
@@ -93,7 +138,14 @@
   function values(form) {
     var data = {};
     Array.prototype.forEach.call(form.elements, function (input) {
-      if (input.name) {
+      if (!input.name) {
+        return;
+      }
+      if (input.dataset.group === "checkboxes") {
+        data[input.name] = (data[input.name] || []).concat(input.checked ? [input.value] : []);
+      } else if (input.dataset.group === "radio") {
+        data[input.name] = input.checked ? input.value : data[input.name] || "";
+      } else {
         data[input.name] = input.type === "checkbox" ? input.checked : input.value;
       }
     });
@@ -122,8 +174,9 @@
       var messages = errors[name].map(function (error) {
         return error.message;
       });
-      var input = form.elements.namedItem(name);
-      var error = input && document.getElementById(input.id + "-error");
+      // A group's inputs share the name: the fieldset (id = the field's id) takes the error.
+      var input = document.getElementById(idPrefix + name);
+      var error = input && form.contains(input) && document.getElementById(input.id + "-error");
       if (!error) {
         general = general.concat(messages);
         return;
@@ -132,7 +185,7 @@
       error.hidden = false;
       input.setAttribute("aria-invalid", "true");
       input.setAttribute("aria-describedby", error.id);
-      firstInvalid = firstInvalid || input;
+      firstInvalid = firstInvalid || (input.tagName === "FIELDSET" ? input.querySelector("input") : input);
     });
     status.textContent = general.length ? general.join(" ") : "Please correct the marked fields.";
     if (firstInvalid) {

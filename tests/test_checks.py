@@ -1,0 +1,162 @@
+"""The system checks: each bad setting is reported by its id, with what to set."""
+
+import pytest
+from django.core import checks
+
+from inbox_intake import checks as intake_checks
+
+REAL_KEY = {"INBOX_INTAKE_WIX_SANDBOX": False, "WIX_API_KEY": "IST.real", "WIX_SITE_ID": "s-1"}
+
+
+def problems(settings, **values) -> dict[str, str]:
+    """{check id: message and hint} of every problem the app's checks find with `values` set."""
+    for name, value in values.items():
+        setattr(settings, name, value)
+    found = checks.run_checks(tags=None)
+    return {
+        problem.id: f"{problem.msg} {problem.hint or ''}"
+        for problem in found
+        if problem.id.startswith("inbox_intake.")
+    }
+
+
+def test_the_test_configuration_passes(settings):
+    assert problems(settings) == {}
+
+
+@pytest.mark.parametrize(
+    "origins",
+    [["https://ok.example", "https://Bad.example"], ["https://x.example/"], "https://x.example"],
+    ids=["upper case", "trailing slash", "a string"],
+)
+def test_a_malformed_allowed_origin(settings, origins):
+    found = problems(settings, INBOX_INTAKE_ALLOWED_ORIGINS=origins)
+
+    assert "INBOX_INTAKE_ALLOWED_ORIGINS" in found["inbox_intake.E001"]
+
+
+def test_an_unknown_purge_mode(settings):
+    found = problems(settings, INBOX_INTAKE_PURGE_MODE="shred")
+
+    assert "delete, anonymise" in found["inbox_intake.E002"]
+
+
+def test_an_unknown_captcha_provider(settings):
+    found = problems(settings, INBOX_INTAKE_CAPTCHA_PROVIDER="recaptcha")
+
+    assert "turnstile, hcaptcha" in found["inbox_intake.E003"]
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"CSRF_COOKIE_SAMESITE": "None"},
+        {"SESSION_COOKIE_PARTITIONED": True},
+    ],
+    ids=["samesite none", "partitioned"],
+)
+def test_a_cookie_browsers_drop(settings, values):
+    found = problems(settings, **values)
+
+    assert "_COOKIE_SECURE = True" in found["inbox_intake.E004"]
+
+
+def test_a_cookie_combination_browsers_keep(settings):
+    found = problems(
+        settings,
+        CSRF_COOKIE_SAMESITE="None",
+        CSRF_COOKIE_SECURE=True,
+        CSRF_COOKIE_PARTITIONED=True,
+    )
+
+    assert "inbox_intake.E004" not in found
+
+
+def test_no_credentials_with_debug_off_is_an_error(settings):
+    found = problems(settings, INBOX_INTAKE_WIX_SANDBOX=False, DEBUG=False)
+
+    assert "WIX_API_KEY and WIX_SITE_ID" in found["inbox_intake.E005"]
+    assert "INBOX_INTAKE_WIX_SANDBOX = True" in found["inbox_intake.E005"]
+
+
+def test_no_credentials_with_debug_on_is_a_warning(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "wix_sandbox"]
+
+    found = problems(settings, INBOX_INTAKE_WIX_SANDBOX=False, DEBUG=True)
+
+    assert set(found) == {"inbox_intake.W001"}
+
+
+def test_sandbox_mode_without_the_sandbox_app(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "wix_sandbox"]
+
+    found = problems(settings)
+
+    assert '"wix_sandbox" to INSTALLED_APPS' in found["inbox_intake.E006"]
+
+
+def test_sandbox_mode_pointed_at_real_wix(settings):
+    found = problems(settings, WIX_API_BASE_URL="https://www.wixapis.com/")
+
+    assert "WIX_API_BASE_URL" in found["inbox_intake.E007"]
+
+
+def test_sandbox_mode_while_real_credentials_are_set(settings):
+    found = problems(settings, WIX_API_KEY="IST.real", WIX_SITE_ID="s-1")
+
+    assert "INBOX_INTAKE_WIX_SANDBOX off" in found["inbox_intake.E008"]
+
+
+def test_the_sandbox_served_in_production(settings):
+    found = problems(settings, DEBUG=False, **REAL_KEY)
+
+    assert 'Remove "wix_sandbox" from INSTALLED_APPS' in found["inbox_intake.E009"]
+
+
+def test_real_credentials_without_the_sandbox_pass(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "wix_sandbox"]
+
+    assert problems(settings, DEBUG=False, **REAL_KEY) == {}
+
+
+@pytest.mark.parametrize(
+    "values, named",
+    [
+        ({"WIX_API_KEY": "IST.real"}, "WIX_SITE_ID"),
+        ({"WIX_APP_ID": "app-1", "WIX_APP_SECRET": "s"}, "WIX_APP_INSTANCE_ID"),
+    ],
+    ids=["key without site", "app without instance"],
+)
+def test_incomplete_credentials(settings, values, named):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "wix_sandbox"]
+
+    found = problems(settings, INBOX_INTAKE_WIX_SANDBOX=False, **values)
+
+    assert named in found["inbox_intake.E010"]
+
+
+@pytest.mark.parametrize(
+    "forms, named",
+    [
+        ({}, "non-empty dict"),
+        ({"Contact Us": "inbox_intake.forms.ContactForm"}, "not a slug"),
+        ({"contact": {"form": "inbox_intake.forms.Missing"}}, "cannot import"),
+        ({"contact": {"form": "django.forms.Form"}}, "not a subclass of IntakeForm"),
+        ({"contact": {}}, 'needs a "form"'),
+        ({"contact": {"form": "inbox_intake.forms.ContactForm", "titel": "x"}}, "titel"),
+        ({"contact": {"form": "inbox_intake.forms.IntakeForm"}}, "no EmailField named email"),
+    ],
+    ids=["empty", "slug", "import", "class", "no form", "unknown option", "no email"],
+)
+def test_a_form_that_cannot_be_served(settings, forms, named):
+    found = problems(settings, INBOX_INTAKE_FORMS=forms)
+
+    assert named in found["inbox_intake.E011"]
+
+
+def test_every_check_is_registered():
+    registered = checks.registry.registry.get_checks()
+
+    for name in dir(intake_checks):
+        if name.startswith("check_"):
+            assert getattr(intake_checks, name) in registered, name
