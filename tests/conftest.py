@@ -1,6 +1,7 @@
 """Shared fixtures: the sandbox over real HTTP, a real Celery worker process, and form data."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
@@ -81,6 +82,13 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.2, what:
             return result
         time.sleep(interval)
     raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
+
+
+def free_port() -> int:
+    """A loopback port free right now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
 
 
 def database_url() -> str:
