@@ -26,7 +26,7 @@ import zipfile
 import pytest
 import requests
 
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import ROOT, answers, free_port, stop_process, wait_for_start, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -214,27 +214,7 @@ def start(venv, mysite, tmp_path):
 
     yield start_process
     for process, log_path in started:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print(f"--- {log_path.name} ---\n{log_path.read_text()}")
-
-
-def wait_for(what: str, ready, process, log_path, timeout: float = 60):
-    """Wait until `ready()`; a process that exits first fails the test with its log."""
-    wait_until(lambda: ready() or process.poll() is not None, timeout=timeout, what=what)
-    if process.poll() is not None:
-        pytest.fail(f"{what} exited with {process.returncode}:\n{log_path.read_text()}")
-
-
-def answers(url: str) -> bool:
-    try:
-        return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
+        stop_process(process, log_path)
 
 
 def delivered(db_path):
@@ -263,8 +243,8 @@ def test_readme_lines_make_a_new_site_deliver_to_the_sandbox(venv, mysite, start
     worker = start(
         "worker", "-m", "celery", "-A", "mysite", "worker", "-l", "info", "--concurrency", "1"
     )
-    wait_for("the web server", lambda: answers(form_url), *web)
-    wait_for("the Celery worker", lambda: "ready." in worker[1].read_text(), *worker)
+    wait_for_start(*web, lambda: answers(form_url), "The web server")
+    wait_for_start(*worker, lambda: "ready." in worker[1].read_text(), "The Celery worker")
 
     browser = requests.Session()
     page = browser.get(form_url, timeout=10).text

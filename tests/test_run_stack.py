@@ -13,7 +13,7 @@ import pytest
 import requests
 from django.test import override_settings
 
-from tests.conftest import ROOT, free_port, wait_until
+from tests.conftest import ROOT, answers, free_port, wait_until
 from wix_sandbox.conf import sandbox_setting
 
 pytestmark = pytest.mark.e2e
@@ -53,7 +53,7 @@ def stack(tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(base), timeout=60, what="the web server")
+        wait_until(lambda: answers(base + "/intake/contact/"), timeout=60, what="the web server")
         yield base, tmp_path / "db.sqlite3", process
     finally:
         if process.poll() is None:
@@ -63,13 +63,6 @@ def stack(tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
         print(log_path.read_text())
-
-
-def _answers(base: str) -> bool:
-    try:
-        return requests.get(base + "/intake/contact/", timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def submission_row(db_path):
