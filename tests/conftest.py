@@ -1,12 +1,14 @@
 """Shared fixtures: the sandbox over real HTTP, a real Celery worker process, and form data."""
 
 import os
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
+import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
@@ -83,6 +85,39 @@ def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.2, what:
     raise AssertionError(f"Timed out after {timeout}s waiting for {what}")
 
 
+def free_port() -> int:
+    """A loopback port free right now, for a server a test starts."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def answers(url: str) -> bool:
+    """Whether a server a test started serves this page yet."""
+    try:
+        return requests.get(url, timeout=2).status_code == 200
+    except requests.ConnectionError:
+        return False
+
+
+def wait_for_start(process: subprocess.Popen, log_path: Path, ready, what: str) -> None:
+    """Wait until `ready()`; a process that exits first fails the test with its log."""
+    wait_until(lambda: ready() or process.poll() is not None, timeout=60, what=f"{what} to start")
+    if process.poll() is not None:
+        pytest.fail(f"{what} exited with {process.returncode}:\n{log_path.read_text()}")
+
+
+def stop_process(process: subprocess.Popen, log_path: Path) -> None:
+    """Stop a process a test started (killed if it will not stop), and print its log."""
+    process.terminate()
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    print(f"--- {log_path.name} ---\n{log_path.read_text()}")
+
+
 def database_url() -> str:
     """The URL of the test database pytest-django created, for processes started by tests."""
     db = connection.settings_dict
@@ -120,24 +155,14 @@ def start_worker(sandbox_url, tmp_path):
                 command, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT
             )
         started.append((process, log_path))
-        wait_until(
-            lambda: "ready." in log_path.read_text() or process.poll() is not None,
-            timeout=60,
-            what="the Celery worker to start",
+        wait_for_start(
+            process, log_path, lambda: "ready." in log_path.read_text(), "The Celery worker"
         )
-        if process.poll() is not None:
-            pytest.fail(f"The Celery worker exited:\n{log_path.read_text()}")
         return process
 
     yield start
     for process, log_path in started:
-        process.terminate()
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-        print(f"--- {log_path.name} ---\n{log_path.read_text()}")
+        stop_process(process, log_path)
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ file-system broker under a fresh var/ folder, the sandbox in the web process), d
 import os
 import re
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -14,7 +13,7 @@ import pytest
 import requests
 from django.test import override_settings
 
-from tests.conftest import ROOT, wait_until
+from tests.conftest import ROOT, answers, free_port, wait_until
 from wix_sandbox.conf import sandbox_setting
 
 pytestmark = pytest.mark.e2e
@@ -28,12 +27,6 @@ TEST_ONLY_VARIABLES = (
     "DJANGO_SETTINGS_MODULE",
     "DATABASE_CONN_MAX_AGE",
 )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.fixture
@@ -60,7 +53,7 @@ def stack(tmp_path):
         )
     base = f"http://127.0.0.1:{port}"
     try:
-        wait_until(lambda: _answers(base), timeout=60, what="the web server")
+        wait_until(lambda: answers(base + "/intake/contact/"), timeout=60, what="the web server")
         yield base, tmp_path / "db.sqlite3", process
     finally:
         if process.poll() is None:
@@ -70,13 +63,6 @@ def stack(tmp_path):
             except subprocess.TimeoutExpired:
                 process.kill()
         print(log_path.read_text())
-
-
-def _answers(base: str) -> bool:
-    try:
-        return requests.get(base + "/intake/contact/", timeout=2).status_code == 200
-    except requests.ConnectionError:
-        return False
 
 
 def submission_row(db_path):
