@@ -8,21 +8,28 @@ and the OAuth token flow.
 import base64
 import hashlib
 import json
+import os
 import re
+import subprocess
+import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import pytest
 import requests
+from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import connection
 from django.db.models import F
+from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
+from tests.conftest import ROOT
 from wix_sandbox import checks, contacts, faults, inbox, rate_limit
-from wix_sandbox.conf import sandbox_setting
+from wix_sandbox.conf import CREDENTIALS, sandbox_setting
 from wix_sandbox.errors import ApiError
 from wix_sandbox.models import (
     AdmittedCall,
@@ -35,6 +42,7 @@ from wix_sandbox.models import (
 )
 
 MOUNT = "/wix-sandbox"
+FAULT_PAGE = MOUNT + "/faults/"
 ISO_MILLIS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 UUID4 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -1081,6 +1089,96 @@ def test_rejected_calls_change_nothing(client, db):
     assert SandboxContact.objects.count() == 0
 
 
+def test_the_credentials_once_committed_open_nothing(client, db):
+    api_call = Api(
+        client,
+        {
+            "Authorization": "IST.sandbox-api-key",
+            "wix-site-id": "5a9d1b7e-0c1d-4c39-9f57-0a7d5e3b2c11",
+        },
+    ).post("/contacts/v4/contacts", {"info": contact_info()})
+    token = Api(client, {}).post(
+        "/oauth2/token",
+        {
+            "grant_type": "client_credentials",
+            "client_id": "0f3c8a52-7d4e-4b1a-9c6f-2e8d5a1b3c47",
+            "client_secret": "sandbox-app-secret",
+            "instance_id": "d2b6f1e4-3a8c-4e5f-8b7d-9c0a1e2f3b4d",
+        },
+    )
+
+    assert application_error(api_call, 401)["code"] == "UNAUTHENTICATED"
+    assert (token.status_code, token.json()["error"]) == (401, "invalid_client")
+    assert SandboxContact.objects.count() == 0
+    assert SandboxAccessToken.objects.count() == 0
+
+
+def test_credentials_are_derived_from_the_secret_key(settings):
+    settings.SECRET_KEY = "one-site-" + "k" * 50
+    first = {name: sandbox_setting(name) for name in CREDENTIALS}
+    settings.SECRET_KEY = "another-site-" + "k" * 50
+    second = {name: sandbox_setting(name) for name in CREDENTIALS}
+
+    assert all(first[name] != second[name] for name in CREDENTIALS), (first, second)
+
+
+# Run in a fresh process: which apps and URLs exist is decided when Django starts.
+PRODUCTION_PROBE = """
+import json
+
+import django
+
+django.setup()
+from django.conf import settings
+from django.test import Client
+
+client = Client(HTTP_HOST="127.0.0.1")
+statuses = {
+    f"{method} {path}": getattr(client, method.lower())(path).status_code
+    for method, path in [
+        ("POST", "/wix-sandbox/contacts/v4/contacts"),
+        ("POST", "/wix-sandbox/oauth2/token"),
+        ("GET", "/wix-sandbox/"),
+        ("GET", "/wix-sandbox/faults/"),
+    ]
+}
+print(json.dumps({"installed": "wix_sandbox" in settings.INSTALLED_APPS, "statuses": statuses}))
+"""
+
+
+def test_with_real_credentials_the_sandbox_urls_do_not_exist(tmp_path):
+    environment = os.environ | {
+        "DJANGO_SETTINGS_MODULE": "site_project.settings",
+        "DEBUG": "false",
+        "SECRET_KEY": "a-production-secret-" + "s" * 40,
+        "WIX_API_KEY": "IST.real-looking-" + "r" * 40,
+        "WIX_SITE_ID": str(uuid.uuid4()),
+        "INBOX_INTAKE_VAR_DIR": str(tmp_path),
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+    }
+    del environment["INBOX_INTAKE_WIX_SANDBOX"]  # set by tests/settings.py for this process
+
+    done = subprocess.run(
+        [sys.executable, "-c", PRODUCTION_PROBE],
+        cwd=ROOT,
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == {
+        "installed": False,
+        "statuses": {
+            "POST /wix-sandbox/contacts/v4/contacts": 404,
+            "POST /wix-sandbox/oauth2/token": 404,
+            "GET /wix-sandbox/": 404,
+            "GET /wix-sandbox/faults/": 404,
+        },
+    }
+
+
 # --- Call log, request ids, malformed requests ---------------------------------------------------
 
 
@@ -1136,17 +1234,33 @@ def test_malformed_json_is_400(api, body):
     assert ApiCall.objects.get().status == 400
 
 
+def test_the_call_log_keeps_the_newest_calls(api, settings):
+    settings.WIX_SANDBOX_API_CALL_LOG_SIZE = 20
+
+    request_ids = [api.get("/nowhere")["x-wix-request-id"] for _ in range(50)]
+
+    kept = list(ApiCall.objects.order_by("pk").values_list("request_id", flat=True))
+    # Pruned on every other call (a tenth of the size): at most one call over.
+    assert len(kept) in (20, 21)
+    assert kept == request_ids[-len(kept) :]
+
+
+def test_pruning_the_call_log_is_one_delete_by_id(api, settings):
+    settings.WIX_SANDBOX_API_CALL_LOG_SIZE = 10
+
+    with CaptureQueriesContext(connection) as queries:
+        api.get("/nowhere")
+
+    newest = ApiCall.objects.latest("pk").pk
+    statements = [query["sql"] for query in queries if "wix_sandbox_apicall" in query["sql"]]
+    assert len(statements) == 2  # the INSERT, then the DELETE
+    assert statements[1].startswith("DELETE") and f"<= {newest - 10}" in statements[1]
+
+
 # --- Inbox page ----------------------------------------------------------------------------------
 
 
-def test_inbox_page_is_hidden_from_visitors_outside_debug(client, db, settings):
-    settings.DEBUG = False
-
-    assert client.get(MOUNT + "/").status_code == 404
-
-
-def test_inbox_page_renders_form_messages_escaped(admin_client, send, settings):
-    settings.DEBUG = False
+def test_inbox_page_renders_form_messages_escaped(admin_client, send):
     fields = [
         {"name": "Name", "value": "Jane Doe"},
         {"name": "Message", "value": "<script>alert('x')</script>"},
@@ -1167,13 +1281,13 @@ def test_inbox_page_renders_form_messages_escaped(admin_client, send, settings):
         message["sequence"],
         message["createdDate"],
         "jane@example.com",
+        f'href="{FAULT_PAGE}"',
     ):
         assert text in page
     assert ApiCall.objects.filter(path="/").count() == 0
 
 
-def test_inbox_page_shows_one_conversation_on_request(client, api, settings):
-    settings.DEBUG = True
+def test_inbox_page_shows_one_conversation_on_request(admin_client, api):
     ids = []
     for email in ("one@example.com", "two@example.com"):
         contact_id = api.post("/contacts/v4/contacts", {"info": contact_info(email=email)}).json()[
@@ -1184,14 +1298,100 @@ def test_inbox_page_shows_one_conversation_on_request(client, api, settings):
         )
         ids.append(conversation.json()["conversation"]["id"])
 
-    everything = client.get(MOUNT + "/").content.decode()
-    one = client.get(MOUNT + "/", {"conversation": ids[0]}).content.decode()
+    everything = admin_client.get(MOUNT + "/").content.decode()
+    one = admin_client.get(MOUNT + "/", {"conversation": ids[0]}).content.decode()
+    unknown = admin_client.get(MOUNT + "/", {"conversation": "x"}).content.decode()
 
     assert ids[0] in everything and ids[1] in everything
     assert ids[0] in one and ids[1] not in one
-    assert (
-        "No conversation with id" in client.get(MOUNT + "/", {"conversation": "x"}).content.decode()
+    assert "No conversation with id" in unknown
+
+
+# --- Who may use the pages and the fault endpoint ------------------------------------------------
+
+ADD_A_RULE = {"action": "add", "endpoint": "*", "fault": "down", "rate": "1"}
+SANDBOX_PAGES = {
+    "inbox page": lambda c: c.get(MOUNT + "/"),
+    "fault page": lambda c: c.get(FAULT_PAGE),
+    "fault page, add": lambda c: c.post(FAULT_PAGE, ADD_A_RULE),
+    "fault page, clear": lambda c: c.post(FAULT_PAGE, {"action": "clear"}),
+}
+FAULT_ENDPOINT = {
+    "_faults GET": lambda c: c.get(MOUNT + "/_faults"),
+    "_faults POST": lambda c: c.post(
+        MOUNT + "/_faults", {"*": {"down": 1}}, content_type="application/json"
+    ),
+    "_faults DELETE": lambda c: c.delete(MOUNT + "/_faults"),
+}
+
+
+def requests_to(*tables: dict) -> list:
+    return [pytest.param(call, id=name) for table in tables for name, call in table.items()]
+
+
+@pytest.fixture
+def client_as(client, django_user_model):
+    """The test client signed in as "staff" (without the sandbox permission), "permitted" (staff
+    with it) or "superuser"."""
+
+    def sign_in(role: str) -> Client:
+        user = django_user_model.objects.create_user(
+            role, password="pw-123456", is_staff=True, is_superuser=role == "superuser"
+        )
+        if role == "permitted":
+            user.user_permissions.add(
+                Permission.objects.get(
+                    content_type__app_label="wix_sandbox", codename="use_sandbox"
+                )
+            )
+        client.force_login(user)
+        return client
+
+    return sign_in
+
+
+def test_the_permission_has_its_name_in_the_admin(db):
+    permission = Permission.objects.get(codename="use_sandbox")
+
+    assert (permission.content_type.app_label, permission.name) == (
+        "wix_sandbox",
+        "Can use the Wix sandbox",
     )
+
+
+@pytest.mark.parametrize("call", requests_to(SANDBOX_PAGES, FAULT_ENDPOINT))
+def test_staff_without_the_permission_get_403_everywhere(client_as, call):
+    response = call(client_as("staff"))
+
+    assert response.status_code == 403
+    assert FaultConfig.objects.count() == 0
+
+
+@pytest.mark.parametrize("role", ["permitted", "superuser"])
+@pytest.mark.parametrize("call", requests_to(SANDBOX_PAGES, FAULT_ENDPOINT))
+def test_the_permission_or_a_superuser_opens_everything(client_as, role, call):
+    response = call(client_as(role))
+
+    # A form posted on the fault page redirects back to it.
+    assert (response.status_code, response.get("Location")) in {(200, None), (302, FAULT_PAGE)}
+
+
+@pytest.mark.parametrize("call", requests_to(SANDBOX_PAGES))
+def test_visitors_are_sent_to_the_admin_login_from_the_pages(client, db, call):
+    response = call(client)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/?next=/wix-sandbox/")
+    assert FaultConfig.objects.count() == 0
+
+
+@pytest.mark.parametrize("call", requests_to(FAULT_ENDPOINT))
+def test_visitors_get_403_from_the_fault_endpoint(client, db, call):
+    response = call(client)
+
+    assert response.status_code == 403
+    assert "Can use the Wix sandbox" in response.json()["error"]
+    assert FaultConfig.objects.count() == 0
 
 
 # --- Fault injection -----------------------------------------------------------------------------
@@ -1383,15 +1583,6 @@ def test_faults_command_sets_shows_and_clears(db, capsys):
         call_command("wix_sandbox_faults", "set", '{"*": {"error_500": 2}}')
 
 
-def test_faults_endpoint_is_for_staff_only(client, db, django_user_model):
-    anonymous = client.post(MOUNT + "/_faults", {"*": {"down": 1}}, content_type="application/json")
-    client.force_login(django_user_model.objects.create_user("visitor", password="x" * 12))
-    not_staff = client.get(MOUNT + "/_faults")
-
-    assert (anonymous.status_code, not_staff.status_code) == (403, 403)
-    assert FaultConfig.objects.count() == 0
-
-
 def test_faults_endpoint_shows_sets_and_clears_for_staff(admin_client):
     set_response = admin_client.post(
         MOUNT + "/_faults", {"messages.send": {"down": True}}, content_type="application/json"
@@ -1406,6 +1597,95 @@ def test_faults_endpoint_shows_sets_and_clears_for_staff(admin_client):
     assert shown.json() == {"source": "database", "rules": {"messages.send": {"down": 1.0}}}
     assert invalid.status_code == 400 and "nowhere" in invalid.json()["error"]
     assert cleared.json() == {"source": "none", "rules": {}}
+
+
+def rule_rows(page: str) -> list[tuple[str, str, str]]:
+    """The fault page's table of rules: (endpoint, key, value) rows."""
+    return re.findall(
+        r"<tr><td><code>(.+?)</code></td><td><code>(.+?)</code></td><td>(.+?)</td>", page
+    )
+
+
+def test_fault_page_lists_the_rules_and_where_they_come_from(admin_client, monkeypatch):
+    no_rules = admin_client.get(FAULT_PAGE).content.decode()
+    monkeypatch.setenv(faults.ENV_VAR, '{"*": {"latency_ms": 50}}')
+    from_environment = admin_client.get(FAULT_PAGE).content.decode()
+    faults.save_rules({"messages.send": {"error_500": 0.25, "retry_after": 3}})
+    from_database = admin_client.get(FAULT_PAGE).content.decode()
+
+    assert "None: every call is answered normally." in no_rules and rule_rows(no_rules) == []
+    assert "From the <code>WIX_SANDBOX_FAULTS</code> environment variable" in from_environment
+    assert rule_rows(from_environment) == [("*", "latency_ms", "50")]
+    assert "kept in the database" in from_database
+    assert rule_rows(from_database) == [
+        ("messages.send", "error_500", "0.25"),
+        ("messages.send", "retry_after", "3"),
+    ]
+    assert 'value="clear"' in from_database and 'value="clear"' not in from_environment
+    assert f'href="{MOUNT}/"' in from_database
+
+
+def test_fault_page_adds_a_rule_with_the_csrf_token(admin_user):
+    browser = Client(enforce_csrf_checks=True)
+    browser.force_login(admin_user)
+    form = browser.get(FAULT_PAGE).content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', form)[1]
+    rule = {
+        "action": "add",
+        "endpoint": "contacts.create",
+        "fault": "rate_limit_429",
+        "rate": "0.5",
+        "retry_after": "30",
+        "latency_ms": "",
+    }
+
+    forged = browser.post(FAULT_PAGE, rule)
+    added = browser.post(FAULT_PAGE, rule | {"csrfmiddlewaretoken": token})
+
+    assert forged.status_code == 403
+    assert (added.status_code, added["Location"]) == (302, FAULT_PAGE)
+    assert faults.current_rules() == (
+        "database",
+        {"contacts.create": {"rate_limit_429": 0.5, "retry_after": 30}},
+    )
+
+
+def test_fault_page_merges_an_added_rule_and_clears_them_all(admin_client):
+    faults.save_rules({"messages.send": {"error_500": 0.1, "latency_ms": 300}, "*": {"down": 0.5}})
+
+    admin_client.post(
+        FAULT_PAGE,
+        {"action": "add", "endpoint": "messages.send", "fault": "error_500", "rate": "0.2"},
+    )
+    merged = faults.current_rules()
+    cleared = admin_client.post(FAULT_PAGE, {"action": "clear"}, follow=True)
+
+    assert merged == (
+        "database",
+        {"messages.send": {"error_500": 0.2, "latency_ms": 300}, "*": {"down": 0.5}},
+    )
+    assert cleared.redirect_chain == [(FAULT_PAGE, 302)]
+    assert "None: every call is answered normally." in cleared.content.decode()
+    assert FaultConfig.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("rate", "2", "messages.send.error_500 must be a rate from 0 to 1"),
+        ("hang_seconds", "-5", "messages.send.hang_seconds must be a number of at least 0"),
+        ("rate", "often", "Enter a number."),
+        ("endpoint", "nowhere", "Select a valid choice. nowhere is not one of the available"),
+    ],
+)
+def test_fault_page_rejects_an_invalid_rule_and_says_why(admin_client, field, value, message):
+    rule = {"action": "add", "endpoint": "messages.send", "fault": "error_500", "rate": "1"}
+
+    response = admin_client.post(FAULT_PAGE, rule | {field: value})
+
+    assert response.status_code == 400
+    assert message in response.content.decode()
+    assert FaultConfig.objects.count() == 0
 
 
 # --- OAuth client credentials --------------------------------------------------------------------

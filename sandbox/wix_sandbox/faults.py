@@ -141,6 +141,13 @@ def save_rules(rules) -> dict:
     return cleaned
 
 
+def add_rule(endpoint: str, rule: dict) -> dict:
+    """Merge `rule` into the rules in force, its keys replacing the endpoint's own, and save them
+    (rules from the environment variable are copied to the database with it)."""
+    _source, rules = current_rules()
+    return save_rules({**rules, endpoint: {**rules.get(endpoint, {}), **rule}})
+
+
 def clear_rules() -> None:
     """Forget the runtime rules: the environment variable's apply again, if any."""
     FaultConfig.objects.filter(pk=FaultConfig.SINGLETON_ID).delete()

@@ -2,7 +2,8 @@
 
 For each request: a fresh x-wix-request-id, fault injection, authentication, the payload (the JSON
 body, or the query string of a GET, with path parameters merged in as the SDK does), the endpoint's
-handler, Wix's error shapes, and one ApiCall row recording what was received and answered.
+handler, Wix's error shapes, and one ApiCall row recording what was received and answered (the
+newest WIX_SANDBOX_API_CALL_LOG_SIZE rows are kept).
 """
 
 import hashlib
@@ -18,6 +19,7 @@ from django.views.decorators.csrf import csrf_exempt
 
 from . import errors, faults, rate_limit
 from .auth import authenticate
+from .conf import sandbox_setting
 from .errors import ApiError
 from .models import ApiCall
 from .wire import new_request_id, query_payload
@@ -126,7 +128,7 @@ def _raw_body(request) -> bytes | None:
 
 def _record(request, request_id: str, endpoint, plan, status: int | None) -> None:
     raw = _raw_body(request)
-    ApiCall.objects.create(
+    call = ApiCall.objects.create(
         request_id=request_id,
         endpoint=endpoint.name if endpoint else "",
         method=request.method,
@@ -137,6 +139,15 @@ def _record(request, request_id: str, endpoint, plan, status: int | None) -> Non
         status=status,
         fault=plan.fault,
     )
+    _prune_call_log(call.pk)
+
+
+def _prune_call_log(newest_id: int) -> None:
+    """Keep the newest WIX_SANDBOX_API_CALL_LOG_SIZE calls. Pruning on one call in every tenth of
+    the size makes it one indexed DELETE per batch, and the log at most a tenth over its size."""
+    size = sandbox_setting("WIX_SANDBOX_API_CALL_LOG_SIZE")
+    if newest_id % max(size // 10, 1) == 0:
+        ApiCall.objects.filter(pk__lte=newest_id - size).delete()
 
 
 def _path_in_sandbox(request) -> str:

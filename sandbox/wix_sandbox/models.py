@@ -126,6 +126,11 @@ class FaultConfig(models.Model):
     rules = models.JSONField(default=dict)
     updated = models.DateTimeField(auto_now=True)
 
+    class Meta:
+        # The sandbox's one permission: its inbox page and fault injection. Django declares
+        # permissions on a model, and this is the sandbox's control model.
+        permissions = [("use_sandbox", "Can use the Wix sandbox")]
+
     def __str__(self):
         return f"fault rules, updated {self.updated:%Y-%m-%d %H:%M:%S}"
 

@@ -6,6 +6,7 @@ app_name = "wix_sandbox"
 
 urlpatterns = [
     path("", views.inbox_page, name="inbox"),
+    path("faults/", views.fault_page, name="fault_page"),
     path("_faults", views.fault_rules, name="faults"),
     # The Wix API, at the paths of https://www.wixapis.com. Path parameters are named after the
     # payload fields they fill, which the SDK also repeats in the query string.
