@@ -33,8 +33,15 @@ migrate: setup
 demo-admin: migrate
 	$(BIN)/python manage.py intake_demo_admin
 
+# The Procfile's processes (web, worker, beat) under honcho; Ctrl-C stops them all. honcho gives
+# each process a PORT of its own: SITE_PORT keeps the web server's, which the worker needs to
+# reach the sandbox that the web server serves.
 run: demo-admin
-	DEBUG=$${DEBUG:-true} $(BIN)/python scripts/run.py
+	@port=$${PORT:-8000}; \
+	echo; echo "Inbox Intake on http://127.0.0.1:$$port/ : the contact form at /intake/contact/," \
+	  "the admin at /admin/, the Wix sandbox at /wix-sandbox/. Ctrl-C stops everything."; echo; \
+	DEBUG=$${DEBUG:-true} SITE_PORT=$$port PATH="$(CURDIR)/$(BIN):$$PATH" \
+	  exec $(BIN)/honcho start --port $$port
 
 lint: setup
 	$(BIN)/ruff check .

@@ -37,7 +37,9 @@ DEBUG = env.bool("DEBUG", default=False)
 SECRET_KEY = env("SECRET_KEY", default=None) or _local_secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-PORT = env.int("PORT", default=8000)
+# The web server's port. Under honcho (make run) every process gets a PORT of its own, and
+# SITE_PORT carries the web server's to the others.
+PORT = env.int("SITE_PORT", default=env.int("PORT", default=8000))
 
 INSTALLED_APPS = [
     "django.contrib.admin",

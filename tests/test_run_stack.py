@@ -1,13 +1,17 @@
-"""`make run`'s configuration, proven: the whole stack on embedded defaults (SQLite and the
-file-system broker under a fresh var/ folder, the sandbox in the web process), driven over HTTP."""
+"""`make run`, proven: the Procfile's processes under honcho on embedded defaults (SQLite and the
+file-system broker under a fresh var/ folder, the sandbox in the web process), driven over HTTP,
+then stopped with Ctrl-C."""
 
+import contextlib
 import os
 import re
 import signal
 import sqlite3
 import subprocess
-import sys
+import time
 import uuid
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 import requests
@@ -29,39 +33,70 @@ TEST_ONLY_VARIABLES = (
 )
 
 
+@dataclass
+class Stack:
+    base: str
+    db_path: Path
+    make: subprocess.Popen
+    log_path: Path
+    marker: str
+
+    def ctrl_c(self) -> float:
+        """Press Ctrl-C as in a terminal (SIGINT to the foreground process group); return how
+        long everything took to stop."""
+        started = time.monotonic()
+        os.killpg(self.make.pid, signal.SIGINT)
+        self.make.wait(timeout=30)
+        wait_until(lambda: not self.processes(), timeout=30, what="every process to stop")
+        return time.monotonic() - started
+
+    def processes(self) -> list[int]:
+        """The processes still alive that this stack started (they carry its marker variable)."""
+        alive = []
+        for environ in Path("/proc").glob("[0-9]*/environ"):
+            with contextlib.suppress(OSError):
+                if self.marker.encode() in environ.read_bytes().split(b"\0"):
+                    alive.append(int(environ.parent.name))
+        return alive
+
+
 @pytest.fixture
 def stack(tmp_path):
-    """scripts/run.py (what `make run` starts) on a fresh var/ folder; stopped with Ctrl-C."""
+    """`make run` itself on a fresh var/ folder and a free port, as a person starts it."""
     port = free_port()
+    marker = f"RUN_STACK_TEST={uuid.uuid4()}"
     env = {key: value for key, value in os.environ.items() if key not in TEST_ONLY_VARIABLES}
-    env |= {"INBOX_INTAKE_VAR_DIR": str(tmp_path), "PORT": str(port), "DEBUG": "true"}
-    subprocess.run(
-        [sys.executable, "manage.py", "migrate", "--noinput"],
-        cwd=ROOT,
-        env=env,
-        check=True,
-        capture_output=True,
-    )
+    env |= {"INBOX_INTAKE_VAR_DIR": str(tmp_path), "PORT": str(port)}
+    env |= dict([marker.split("=")])
     log_path = tmp_path / "run.log"
     with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "scripts/run.py"],
+        # A session of its own, like a terminal's foreground job: Ctrl-C reaches make and honcho.
+        make = subprocess.Popen(
+            ["make", "--no-print-directory", "run"],
             cwd=ROOT,
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
-    base = f"http://127.0.0.1:{port}"
+    stack = Stack(f"http://127.0.0.1:{port}", tmp_path / "db.sqlite3", make, log_path, marker)
     try:
-        wait_until(lambda: answers(base + "/intake/contact/"), timeout=60, what="the web server")
-        yield base, tmp_path / "db.sqlite3", process
+        wait_until(
+            lambda: answers(stack.base + "/intake/contact/") or make.poll() is not None,
+            timeout=90,
+            what="the web server",
+        )
+        assert make.poll() is None, log_path.read_text()
+        yield stack
     finally:
-        if process.poll() is None:
-            process.send_signal(signal.SIGINT)
+        if make.poll() is None:
+            os.killpg(make.pid, signal.SIGINT)
             try:
-                process.wait(timeout=30)
+                make.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                process.kill()
+                os.killpg(make.pid, signal.SIGKILL)
+        for pid in stack.processes():
+            os.kill(pid, signal.SIGKILL)
         print(log_path.read_text())
 
 
@@ -72,8 +107,8 @@ def submission_row(db_path):
         ).fetchone()
 
 
-def test_make_run_configuration_delivers_a_submission(stack, contact_data):
-    base, db_path, process = stack
+def test_make_run_delivers_a_submission_and_stops_cleanly_on_ctrl_c(stack, contact_data):
+    base, db_path = stack.base, stack.db_path
     browser = requests.Session()
     page = browser.get(base + "/intake/contact/", timeout=10).text
     token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
@@ -110,5 +145,11 @@ def test_make_run_configuration_delivers_a_submission(stack, contact_data):
     # SQLite stores UUIDs as 32 hex digits; Wix sees the dashed form.
     assert {"name": "Reference", "value": str(uuid.UUID(reference))} in fields
 
-    process.send_signal(signal.SIGINT)
-    assert process.wait(timeout=30) == 0
+    assert len(stack.processes()) >= 4, "make, honcho, web, worker and beat run"
+    took = stack.ctrl_c()
+
+    assert took < 10, f"Ctrl-C took {took:.1f} s to stop everything"
+    assert stack.processes() == [], "no process is left behind"
+    log = stack.log_path.read_text()
+    assert "ERROR" not in log, log
+    assert "Traceback" not in log, log
