@@ -212,6 +212,60 @@ def redis_process(port: int, log_dir: Path, env: dict[str, str]) -> ManagedProce
     return ManagedProcess("redis", command, env, log_dir, "Ready to accept connections")
 
 
+@dataclass
+class RabbitVhost:
+    """A virtual host of its own on the machine's RabbitMQ (127.0.0.1:5672, guest/guest): its
+    queues and connections are this run's alone, and deleting it empties them, the way a Redis of
+    our own restarts empty, without touching the RabbitMQ service itself."""
+
+    name: str
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:5672/{self.name}"
+
+    def create(self) -> None:
+        _rabbitmqctl("add_vhost", self.name)
+        _rabbitmqctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
+
+    def delete(self) -> None:
+        """Delete it, with every queue and message in it; its clients are disconnected."""
+        _rabbitmqctl("delete_vhost", self.name)
+
+    def queue_length(self, queue: str) -> int:
+        """Messages ready in `queue` (0 if there is no such queue)."""
+        listing = _rabbitmqctl("list_queues", "-p", self.name, "--no-table-headers", "-q")
+        for line in listing.splitlines():
+            name, _, count = line.partition("\t")
+            if name == queue:
+                return int(count)
+        return 0
+
+
+@contextlib.contextmanager
+def rabbitmq_vhost(name: str):
+    vhost = RabbitVhost(name)
+    with contextlib.suppress(StackError):
+        vhost.delete()  # left over from a run that was killed
+    vhost.create()
+    try:
+        yield vhost
+    finally:
+        vhost.delete()
+
+
+def _rabbitmqctl(*args: str) -> str:
+    executable = shutil.which("rabbitmqctl")
+    if executable is None:
+        raise StackError("rabbitmqctl is not installed (Debian: apt-get install rabbitmq-server).")
+    done = subprocess.run(
+        [executable, *args], capture_output=True, text=True, timeout=60, check=False
+    )
+    if done.returncode != 0:
+        raise StackError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr or done.stdout}")
+    return done.stdout
+
+
 def web_process(
     port: int, log_dir: Path, env: dict[str, str], *, workers: int = 2, threads: int = 16
 ) -> ManagedProcess:

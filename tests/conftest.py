@@ -166,6 +166,31 @@ def start_worker(sandbox_url, tmp_path):
 
 
 @pytest.fixture
+def rabbitmq_broker(monkeypatch):
+    """A RabbitMQ virtual host of this test's own, which this process's Celery app publishes to
+    until the test ends (its queue is created by the first publish or the first worker)."""
+    from bench._stack import rabbitmq_vhost
+    from site_project.celery import app
+
+    with rabbitmq_vhost(f"inbox_intake_test_{os.getpid()}") as vhost:
+        # Celery reads CELERY_BROKER_URL from the environment before its own setting.
+        monkeypatch.setenv("CELERY_BROKER_URL", vhost.url)
+        _drop_broker_pools(app)
+        yield vhost
+        monkeypatch.undo()
+        _drop_broker_pools(app)
+
+
+def _drop_broker_pools(app) -> None:
+    """The app's connection and producer pools are built from the broker URL on first use: drop
+    them, to be built again for the broker now configured."""
+    if app._pool is not None:
+        app._pool.force_close_all()
+        app._pool = None
+    app.amqp._producer_pool = None
+
+
+@pytest.fixture
 def celery_worker(start_worker):
     return start_worker()
 

@@ -27,7 +27,17 @@ def delivered(submission: Submission) -> Submission:
     return submission
 
 
-def test_form_to_inbox_through_a_real_worker(client, celery_worker, contact_data):
+@pytest.fixture(params=["redis", "rabbitmq"])
+def broker_worker(request, start_worker):
+    """A real worker over Redis (the tests' broker), and once over RabbitMQ: a private virtual
+    host that this process publishes to as well."""
+    if request.param == "redis":
+        return start_worker()
+    rabbitmq = request.getfixturevalue("rabbitmq_broker")
+    return start_worker(CELERY_BROKER_URL=rabbitmq.url)
+
+
+def test_form_to_inbox_through_a_real_worker(client, broker_worker, contact_data):
     first = delivered(submit(client, contact_data))
 
     assert first.status == Submission.Status.SENT, first.last_error

@@ -326,14 +326,30 @@ def test_relay_leaves_enqueued_rows_alone_while_tasks_wait_in_the_broker(
 
 
 def test_waiting_in_broker_is_zero_for_a_missing_queue_or_an_unreachable_broker(
-    monkeypatch, caplog, settings
+    monkeypatch, caplog
 ):
-    settings.CELERY_TASK_DEFAULT_QUEUE = f"{settings.CELERY_TASK_DEFAULT_QUEUE}_never_declared"
+    queue = f"{celery_app.conf.task_default_queue}_never_declared"
+    monkeypatch.setitem(celery_app.conf, "task_default_queue", queue)
     assert services.waiting_in_broker() == 0
 
-    monkeypatch.setattr(celery_app.conf, "broker_read_url", "redis://127.0.0.1:9/0")
+    monkeypatch.setitem(celery_app.conf, "broker_read_url", "redis://127.0.0.1:9/0")
     assert services.waiting_in_broker() == 0
     assert "Could not ask the broker how many tasks wait" in caplog.text
+
+
+@pytest.mark.e2e
+def test_waiting_in_broker_counts_on_rabbitmq_too(rabbitmq_broker, monkeypatch):
+    assert services.waiting_in_broker() == 0, "no queue yet: nothing waits"
+
+    for submission_id in (1, 2):
+        deliver_submission.apply_async((submission_id,))
+
+    queue = celery_app.conf.task_default_queue
+    # Published on another connection: RabbitMQ may take a moment to route them.
+    wait_until(lambda: services.waiting_in_broker() == 2, timeout=10, what="two waiting tasks")
+    assert rabbitmq_broker.queue_length(queue) == 2
+    monkeypatch.setitem(celery_app.conf, "task_default_queue", f"{queue}_never_declared")
+    assert services.waiting_in_broker() == 0
 
 
 # --- Retry and discard ----------------------------------------------------------------------------
