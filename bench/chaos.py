@@ -15,6 +15,7 @@ exit status is 0 only when nothing was lost, duplicated or left unsent.
 """
 
 import argparse
+import contextlib
 import json
 import os
 import random
@@ -39,6 +40,8 @@ from bench._stack import (
     QUEUE,
     ROOT,
     ManagedProcess,
+    RabbitVhost,
+    StackError,
     beat_process,
     drop_database,
     free_port,
@@ -87,7 +90,10 @@ MESSAGE_INDEX = re.compile(r"^Chaos submission #(\d+)\b")
 #: Repeat submitters share these few addresses, so the participant cache is used (and raced).
 REGULAR_VISITORS = 10
 KILL_WORKER = "kill-worker"
-RESTART_REDIS = "restart-redis"
+#: Redis: restarted empty. RabbitMQ: the run's virtual host deleted (its queue, its messages and
+#: every connection to it) and created again empty.
+RESTART_BROKER = "restart-broker"
+BROKERS = ("redis", "rabbitmq")
 DEFAULT_RESULTS_PATH = ROOT / "bench" / "results" / "chaos.json"
 
 
@@ -96,13 +102,13 @@ class Disruption:
     """Something to break once `at` (a fraction) of the submissions have been answered."""
 
     at: float
-    action: str  # KILL_WORKER or RESTART_REDIS
+    action: str  # KILL_WORKER or RESTART_BROKER
     worker: int = 0  # for KILL_WORKER: 1, 2, …
 
 
 DEFAULT_DISRUPTIONS = (
     Disruption(0.25, KILL_WORKER, worker=1),
-    Disruption(0.45, RESTART_REDIS),
+    Disruption(0.45, RESTART_BROKER),
     Disruption(0.60, KILL_WORKER, worker=2),
 )
 
@@ -119,11 +125,13 @@ class ChaosConfig:
     #: Share of submissions sent from one of the REGULAR_VISITORS' addresses.
     repeat_share: float = 0.2
     workers: int = 2
+    #: "redis" (a private redis-server) or "rabbitmq" (a private virtual host on the machine's).
+    broker: str = "redis"
     faults: dict = field(default_factory=lambda: DEFAULT_FAULTS)
     settings: dict[str, str] = field(default_factory=lambda: dict(CHAOS_SETTINGS))
     disruptions: tuple[Disruption, ...] = DEFAULT_DISRUPTIONS
-    #: How long Redis stays down when it is restarted.
-    redis_downtime: float = 2.0
+    #: How long the broker stays down when it is restarted.
+    broker_downtime: float = 2.0
     #: Longest wait, after the last form post, for every submission to be SENT.
     drain_timeout: float = 600.0
     keep_database: bool = False
@@ -272,6 +280,7 @@ class ChaosRun:
         self.problems: list[str] = []
         self.started = time.monotonic()
         self.redis: ManagedProcess | None = None
+        self.vhost: RabbitVhost | None = None
         self.web: ManagedProcess | None = None
         self.beat: ManagedProcess | None = None
         self.workers: list[ManagedProcess] = []
@@ -280,18 +289,18 @@ class ChaosRun:
     # --- The stack ------------------------------------------------------------------------------
 
     def start_stack(self) -> str:
-        """Start Redis, migrate a fresh database, start the web server, workers and beat; return
-        the web server's base URL."""
+        """Start the broker, migrate a fresh database, start the web server, workers and beat;
+        return the web server's base URL."""
         config = self.config
-        redis_port, web_port = free_port(), free_port()
+        web_port = free_port()
         logs = self.work_dir / "logs"
         logs.mkdir(parents=True, exist_ok=True)
-        self.redis = redis_process(redis_port, logs, stack_env())
+        broker_url = self.start_broker(logs)
         self.database_url = recreate_database(config.postgres_url, config.database)
         env = stack_env(
             DJANGO_SETTINGS_MODULE="site_project.settings",
             DATABASE_URL=self.database_url,
-            CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
+            CELERY_BROKER_URL=broker_url,
             CELERY_TASK_DEFAULT_QUEUE=QUEUE,
             INBOX_INTAKE_VAR_DIR=str(self.work_dir / "var"),
             SECRET_KEY=secrets.token_urlsafe(50),
@@ -301,9 +310,7 @@ class ChaosRun:
             WIX_SANDBOX_FAULT_SEED=str(config.seed),
             **config.settings,
         )
-        self.redis.start()
         migrate(env)
-        self.redis.wait_ready()
         self.web = web_process(web_port, logs, env)
         self.workers = [worker_process(n, logs, env) for n in range(1, config.workers + 1)]
         self.beat = beat_process(logs, env)
@@ -315,17 +322,33 @@ class ChaosRun:
         wait_for_url(base_url + FORM_PATH)
         return base_url
 
+    def start_broker(self, logs: Path) -> str:
+        """Start the run's own broker; return its URL."""
+        if self.config.broker == "rabbitmq":
+            self.vhost = RabbitVhost(f"inbox_intake_chaos_{os.getpid()}")
+            with contextlib.suppress(StackError):
+                self.vhost.delete()  # left over from a run that was killed
+            self.vhost.create()
+            return self.vhost.url
+        port = free_port()
+        self.redis = redis_process(port, logs, stack_env())
+        self.redis.start()
+        self.redis.wait_ready()
+        return f"redis://127.0.0.1:{port}/0"
+
     def stop_stack(self) -> None:
         for process in (*self.workers, self.beat, self.web, self.redis):
             if process is not None:
                 process.stop()
+        if self.vhost is not None:
+            self.vhost.delete()
         if not self.config.keep_database and self.database_url:
             drop_database(self.config.postgres_url, self.config.database)
 
     def supervise(self) -> None:
         """Restart any process that died without being told to, and say so."""
         for process in (self.redis, self.web, *self.workers, self.beat):
-            if not process.running():
+            if process is not None and not process.running():
                 problem = (
                     f"{process.name} exited on its own with code {process.popen.returncode} "
                     f"(log: {process.log_path}); restarted"
@@ -347,13 +370,22 @@ class ChaosRun:
                 f"SIGKILL {worker.name} (pid {old_pid} and its pool; {in_flight} submission(s) "
                 f"SENDING across all workers); restarted as pid {worker.pid}"
             )
-        elif disruption.action == RESTART_REDIS:
+        elif disruption.action == RESTART_BROKER and self.vhost is not None:
+            self.vhost.delete()
+            time.sleep(self.config.broker_downtime)
+            self.vhost.create()
+            self.note(
+                "RabbitMQ virtual host deleted (its queue, its messages and every connection), "
+                f"down {self.config.broker_downtime:.0f} s, created again empty"
+            )
+        elif disruption.action == RESTART_BROKER:
             self.redis.stop()
-            time.sleep(self.config.redis_downtime)
+            time.sleep(self.config.broker_downtime)
             self.redis.start()
             self.redis.wait_ready()
             self.note(
-                f"Redis stopped (SIGTERM), down {self.config.redis_downtime:.0f} s, restarted empty"
+                f"Redis stopped (SIGTERM), down {self.config.broker_downtime:.0f} s, "
+                "restarted empty"
             )
         else:
             raise ValueError(f"Unknown disruption {disruption.action!r}")
@@ -546,13 +578,17 @@ def main(argv: list[str] | None = None) -> int:
         help="change one of the stack's settings (repeatable), "
         "e.g. --set INBOX_INTAKE_LEASE_SECONDS=60",
     )
-    parser.add_argument("--output", type=Path, default=DEFAULT_RESULTS_PATH)
+    parser.add_argument("--broker", choices=BROKERS, default=ChaosConfig.broker)
+    parser.add_argument(
+        "--output", type=Path, help=f"default: {DEFAULT_RESULTS_PATH} (chaos-rabbitmq.json)"
+    )
     args = parser.parse_args(argv)
     changes = dict(args.set)
     config = ChaosConfig(
         submissions=args.submissions,
         seed=args.seed,
         rate=args.rate,
+        broker=args.broker,
         keep_database=args.keep,
         settings=CHAOS_SETTINGS | changes,
     )
@@ -565,8 +601,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"logs and var/ folder kept in {work_dir}", file=sys.stderr)
         raise
     print(result.table())
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    args.output.write_text(json.dumps(asdict(result), indent=2) + "\n")
+    output = args.output or DEFAULT_RESULTS_PATH.with_stem(
+        "chaos" if args.broker == "redis" else f"chaos-{args.broker}"
+    )
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(asdict(result), indent=2) + "\n")
     if args.keep or not result.clean:
         print(f"logs and var/ folder kept in {work_dir}")
     else:

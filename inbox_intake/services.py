@@ -47,6 +47,7 @@ logger = logging.getLogger(__name__)
 Status = Submission.Status
 Outcome = DeliveryAttempt.Outcome
 
+DELIVER_TASK = "inbox_intake.tasks.deliver_submission"
 #: States the relay and the workers still have to act on.
 PENDING_STATUSES = (Status.QUEUED, Status.RETRYING, Status.SENDING)
 #: Source of randomness for backoff jitter; tests replace it with a seeded one.
@@ -100,10 +101,9 @@ def enqueue_on_commit(submission_id: int, *, countdown: float | None = None) -> 
     visitor's request (or a relay batch) still succeeds, and the relay enqueues the row again
     after the grace period.
     """
-    from .tasks import deliver_submission
-
+    # By name: the tasks call these services, so importing them here would be a cycle.
     transaction.on_commit(
-        lambda: deliver_submission.apply_async((submission_id,), countdown=countdown),
+        lambda: current_app.send_task(DELIVER_TASK, (submission_id,), countdown=countdown),
         robust=True,
     )
 

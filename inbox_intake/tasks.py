@@ -5,7 +5,7 @@ from celery import shared_task
 from . import services
 
 
-@shared_task(ignore_result=True)
+@shared_task(name=services.DELIVER_TASK, ignore_result=True)
 def deliver_submission(submission_id: int) -> None:
     services.deliver(submission_id)
 
