@@ -1,0 +1,36 @@
+"""Log lines a log pipeline can parse: an event name and its fields, as key=value (logfmt) or as
+one JSON object, by INBOX_INTAKE_LOG_FORMAT.
+
+Callers pass only what is safe to keep: references, outcomes, codes, ids, durations; never a
+credential and never what a visitor wrote.
+"""
+
+import json
+import logging
+import re
+
+from .conf import intake_settings
+
+#: A value that logfmt can carry without quotes.
+BARE_VALUE = re.compile(r"[^\s\"=\\]+")
+
+
+def log_event(logger: logging.Logger, level: int, event: str, **fields) -> None:
+    if not logger.isEnabledFor(level):
+        return
+    logger.log(level, format_event(event, fields))
+
+
+def format_event(event: str, fields: dict) -> str:
+    if intake_settings.INBOX_INTAKE_LOG_FORMAT == "json":
+        return json.dumps({"event": event, **fields}, ensure_ascii=False, default=str)
+    return " ".join(
+        f"{key}={_logfmt_value(value)}" for key, value in {"event": event, **fields}.items()
+    )
+
+
+def _logfmt_value(value) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    return text if BARE_VALUE.fullmatch(text) else json.dumps(text, ensure_ascii=False)
