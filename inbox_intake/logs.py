@@ -22,15 +22,13 @@ def log_event(logger: logging.Logger, level: int, event: str, **fields) -> None:
 
 
 def format_event(event: str, fields: dict) -> str:
+    """Fields that are None are left out."""
+    entry = {"event": event} | {key: value for key, value in fields.items() if value is not None}
     if intake_settings.INBOX_INTAKE_LOG_FORMAT == "json":
-        return json.dumps({"event": event, **fields}, ensure_ascii=False, default=str)
-    return " ".join(
-        f"{key}={_logfmt_value(value)}" for key, value in {"event": event, **fields}.items()
-    )
+        return json.dumps(entry, ensure_ascii=False, default=str)
+    return " ".join(f"{key}={_logfmt_value(value)}" for key, value in entry.items())
 
 
 def _logfmt_value(value) -> str:
-    if value is None:
-        return ""
     text = str(value)
     return text if BARE_VALUE.fullmatch(text) else json.dumps(text, ensure_ascii=False)
