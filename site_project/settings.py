@@ -191,7 +191,9 @@ CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 # where to send them, such as smtp+tls://user:password@smtp.example.com:587.
 ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
 SERVER_EMAIL = env("SERVER_EMAIL", default="inbox-intake@localhost")
-vars().update(env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25"))
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
 
 # Cookies. A form in an iframe on another site only gets its CSRF (and session) cookie back with
 # SameSite=None, Secure and Partitioned (CSRF_/SESSION_COOKIE_PARTITIONED, read above: Django 5.2
