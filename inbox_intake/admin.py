@@ -32,7 +32,7 @@ from django.views.decorators.http import require_POST
 from . import services
 from .forms import registered_forms
 from .messages import MessageTooLarge
-from .models import DeliveryAttempt, Submission, WixMemberLink
+from .models import DeliveryAttempt, StatusTally, Submission, WixMemberLink
 
 Status = Submission.Status
 
@@ -321,7 +321,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         if request.method == "POST":
             self._refuse_forbidden_actions(request)
             return super().changelist_view(request, extra_context)
-        counts = services.status_counts()
+        counts = StatusTally.counts()
         context = {
             "status_counts": [
                 StatusCount(value, label, counts[value]) for value, label in Status.choices

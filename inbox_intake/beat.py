@@ -14,4 +14,6 @@ BEAT_SCHEDULE = {
         "task": "inbox_intake.tasks.fold_status_tally",
         "schedule": 60.0,
     },
+    # Mails staff about failed submissions and an old backlog (a digest at most once an interval).
+    "inbox-intake-alerts": {"task": "inbox_intake.tasks.send_alerts", "schedule": 60.0},
 }

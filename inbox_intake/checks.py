@@ -1,13 +1,15 @@
 """System checks: a setting that cannot work is reported when Django starts (`manage.py check`,
 `runserver`, `migrate`), with what to set, instead of failing on a visitor's request."""
 
+import ipaddress
 import re
+from importlib.util import find_spec
 
 from django.apps import apps
 from django.conf import settings as django_settings
 from django.core import checks
 
-from .conf import CAPTCHA_PROVIDERS, PURGE_MODES, WIX_API_URL, intake_settings
+from .conf import CAPTCHA_PROVIDERS, LOG_FORMATS, PURGE_MODES, WIX_API_URL, intake_settings
 
 #: Origins end up in a Content-Security-Policy header: nothing but a plain origin may get there.
 ORIGIN_PATTERN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]+)?")
@@ -182,3 +184,88 @@ def check_forms(app_configs, **kwargs):
             )
         ]
     return []
+
+
+#: The app's own paths under its URL prefix, which a form's slug would hide (urls.py).
+RESERVED_SLUGS = ("health", "metrics")
+
+
+@checks.register
+def check_operations(app_configs, **kwargs):
+    s = intake_settings
+    errors = []
+    if s.INBOX_INTAKE_LOG_FORMAT not in LOG_FORMATS:
+        errors.append(
+            checks.Error(
+                f"INBOX_INTAKE_LOG_FORMAT is {s.INBOX_INTAKE_LOG_FORMAT!r}.",
+                hint=f"Set INBOX_INTAKE_LOG_FORMAT to one of {', '.join(LOG_FORMATS)}.",
+                id="inbox_intake.E020",
+            )
+        )
+    errors += [
+        checks.Error(
+            f"INBOX_INTAKE_FORMS registers a form as {slug!r}, the path of the app's {slug} "
+            "endpoint: the form could never be reached.",
+            hint="Register the form under another slug.",
+            id="inbox_intake.E023",
+        )
+        for slug in RESERVED_SLUGS
+        if isinstance(s.INBOX_INTAKE_FORMS, dict) and slug in s.INBOX_INTAKE_FORMS
+    ]
+    if s.INBOX_INTAKE_METRICS:
+        errors += _metrics_problems()
+    if (
+        (s.INBOX_INTAKE_ALERT_FAILED or s.INBOX_INTAKE_ALERT_BACKLOG)
+        and not django_settings.ADMINS
+        and not django_settings.DEBUG
+    ):
+        errors.append(
+            checks.Warning(
+                "Alerts are on but ADMINS is empty: mail_admins sends them to nobody.",
+                hint='Set ADMINS = [("Staff", "staff@example.com")] and an EMAIL_BACKEND, or '
+                "turn INBOX_INTAKE_ALERT_FAILED and INBOX_INTAKE_ALERT_BACKLOG off.",
+                id="inbox_intake.W021",
+            )
+        )
+    return errors
+
+
+def _metrics_problems():
+    s = intake_settings
+    if find_spec("prometheus_client") is None:
+        return [
+            checks.Error(
+                "INBOX_INTAKE_METRICS is on but prometheus_client is not installed.",
+                hint="pip install 'inbox-intake[metrics]' (or prometheus-client).",
+                id="inbox_intake.E021",
+            )
+        ]
+    allowed = s.INBOX_INTAKE_METRICS_ALLOWED_IPS
+    bad = [allowed] if isinstance(allowed, str) else [n for n in allowed if not _is_network(n)]
+    if bad:
+        return [
+            checks.Error(
+                f"INBOX_INTAKE_METRICS_ALLOWED_IPS: {bad[0]!r} is not a list of IP addresses "
+                "or networks.",
+                hint='Set a list such as ["127.0.0.1", "10.0.0.0/8"].',
+                id="inbox_intake.E022",
+            )
+        ]
+    if not (s.INBOX_INTAKE_METRICS_TOKEN or allowed):
+        return [
+            checks.Warning(
+                "INBOX_INTAKE_METRICS is on and its endpoint is open to everyone.",
+                hint="Set INBOX_INTAKE_METRICS_TOKEN or INBOX_INTAKE_METRICS_ALLOWED_IPS, or "
+                "block the path at the proxy.",
+                id="inbox_intake.W020",
+            )
+        ]
+    return []
+
+
+def _is_network(value) -> bool:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except (TypeError, ValueError):
+        return False
+    return True

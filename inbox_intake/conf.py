@@ -64,9 +64,32 @@ DEFAULTS = {
     # Partitioned (CHIPS) cookies, for a form framed by another site (middleware.py).
     "CSRF_COOKIE_PARTITIONED": False,
     "SESSION_COOKIE_PARTITIONED": False,
+    # --- Operations: alerts, health, metrics, logs (alerts.py, health.py, metrics.py, logs.py) --
+    # Mail the site's ADMINS (mail_admins) when submissions fail, and when the backlog is old.
+    "INBOX_INTAKE_ALERT_FAILED": True,
+    "INBOX_INTAKE_ALERT_BACKLOG": True,
+    # At most one mail per kind of alert in this many seconds (a digest, never one per submission).
+    "INBOX_INTAKE_ALERT_INTERVAL": 3600,
+    # A pending submission older than this (seconds) is a stuck backlog: an alert, and a 503.
+    "INBOX_INTAKE_BACKLOG_MAX_AGE": 900,
+    # The relay runs every few seconds; a last run older than this (seconds) is a 503.
+    "INBOX_INTAKE_RELAY_MAX_AGE": 300,
+    # This site's address, such as https://forms.example.com, for links in alert mails (the app
+    # cannot know it outside a request); empty: the links are paths.
+    "INBOX_INTAKE_SITE_URL": "",
+    # If set, the detailed health check answers only with this token (Bearer or ?token=).
+    "INBOX_INTAKE_HEALTH_TOKEN": "",
+    # Prometheus metrics (needs prometheus-client: inbox-intake[metrics]); off by default.
+    "INBOX_INTAKE_METRICS": False,
+    # Who may read the metrics: a token (Bearer or ?token=) and/or client IPs or networks.
+    "INBOX_INTAKE_METRICS_TOKEN": "",
+    "INBOX_INTAKE_METRICS_ALLOWED_IPS": [],
+    # One line per delivery attempt: "keyvalue" (logfmt) or "json".
+    "INBOX_INTAKE_LOG_FORMAT": "keyvalue",
 }
 
 PURGE_MODES = ("delete", "anonymise")
+LOG_FORMATS = ("keyvalue", "json")
 CAPTCHA_PROVIDERS = ("turnstile", "hcaptcha")
 
 

@@ -124,6 +124,13 @@ class StatusTally(models.Model):
     def __str__(self) -> str:
         return f"{self.status} {self.delta:+d}"
 
+    @classmethod
+    def counts(cls) -> dict[str, int]:
+        """How many submissions are in each status, every status listed, exact, in one query
+        that reads the tally rather than the submissions."""
+        tally = cls.objects.order_by().values_list("status").annotate(n=models.Sum("delta"))
+        return dict.fromkeys(Submission.Status.values, 0) | dict(tally)
+
 
 class WixParticipant(models.Model):
     """Cache: who an email (or member / visitor id) is in Wix, and their conversation.
@@ -161,3 +168,32 @@ class WixRateWindow(models.Model):
 
     def __str__(self) -> str:
         return f"window {self.window}: {self.calls} call(s)"
+
+
+class AlertState(models.Model):
+    """Where each kind of alert stands: whether it is raised, when it last mailed, and up to when
+    failures were already reported.
+
+    Kept in the database rather than Django's cache: beat's workers and a cron-run intake_relay
+    are separate processes (the cache may be per process, as locmem is) and a restart must not
+    mail again what staff already know.
+    """
+
+    kind = models.CharField(max_length=20, unique=True)
+    raised = models.BooleanField(default=False)
+    mailed_at = models.DateTimeField(null=True, blank=True)
+    reported_through = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"{self.kind}: {'raised' if self.raised else 'clear'}"
+
+
+class Heartbeat(models.Model):
+    """When a periodic job (the relay) last ran, for the health check: one row per job, one
+    UPDATE per run."""
+
+    name = models.CharField(max_length=50, unique=True)
+    at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.name} at {self.at:%Y-%m-%d %H:%M:%S}"

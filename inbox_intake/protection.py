@@ -10,6 +10,7 @@ import json
 import logging
 import math
 import time
+from contextlib import contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -17,7 +18,7 @@ import requests
 from django.core.cache import cache
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import services
+from . import metrics, services
 from .conf import intake_settings
 from .models import Submission
 
@@ -80,6 +81,20 @@ class InvalidSubmission(Exception):
     def __init__(self, form):
         super().__init__("The form did not validate.")
         self.form = form
+
+
+@contextmanager
+def counting_refusals(form_name: str):
+    """Count a refusal, or an invalid form, raised inside, by its code (metrics.py); accepted
+    submissions are counted where they are saved."""
+    try:
+        yield
+    except InvalidSubmission:
+        metrics.submission(form_name, "invalid")
+        raise
+    except Refused as refusal:
+        metrics.submission(form_name, refusal.code)
+        raise
 
 
 def admit(

@@ -12,6 +12,7 @@ import random
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -20,14 +21,16 @@ from urllib.parse import urlencode
 from celery import current_app
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import connection, transaction
-from django.db.models import Case, Count, F, Q, Sum, Value, When
+from django.db.models import Case, Count, F, Q, Value, When
 from django.db.models.functions import TruncDate
 from django.urls import reverse
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
+from . import metrics
 from .conf import WixCredentials, intake_settings
 from .forms import IntakeForm, get_registered_form
+from .logs import log_event
 from .messages import FormMessage, MessageTooLarge, build_form_message
 from .models import DeliveryAttempt, StatusTally, Submission, WixParticipant
 from .throttle import DatabaseRateLimiter
@@ -35,6 +38,7 @@ from .wix import (
     ApiKeyAuth,
     OAuthAppAuth,
     WixAmbiguousError,
+    WixCall,
     WixClient,
     WixConflictError,
     WixError,
@@ -44,6 +48,8 @@ from .wix import (
 )
 
 logger = logging.getLogger(__name__)
+#: One line per delivery attempt (logs.py), for log pipelines.
+delivery_logger = logging.getLogger("inbox_intake.delivery")
 Status = Submission.Status
 Outcome = DeliveryAttempt.Outcome
 
@@ -91,6 +97,7 @@ def accept_submission(
     )
     if not spam:
         enqueue_on_commit(submission.pk)
+    metrics.submission(form_name, "spam" if spam else "accepted")
     return submission
 
 
@@ -165,7 +172,21 @@ def _wix_client(base_url, credentials: WixCredentials, timeout, per_minute):
             account_id="" if credentials.site_id else credentials.account_id,
         )
     throttle = DatabaseRateLimiter(per_minute) if per_minute else None
-    return WixClient(base_url=base_url, auth=auth, timeout=timeout, throttle=throttle)
+    return WixClient(
+        base_url=base_url, auth=auth, timeout=timeout, throttle=throttle, on_call=_heard_wix_call
+    )
+
+
+#: The Wix requests of the delivery attempt running in this context, for its log line. A context
+#: variable, not an attribute of the shared client: each thread or task has its own.
+_attempt_calls: ContextVar[list[WixCall] | None] = ContextVar("attempt_calls", default=None)
+
+
+def _heard_wix_call(call: WixCall) -> None:
+    metrics.wix_request(call)
+    calls = _attempt_calls.get()
+    if calls is not None:
+        calls.append(call)
 
 
 class LeaseLost(Exception):
@@ -205,6 +226,7 @@ def deliver(submission_id: int) -> Submission | None:
         return None
     submission = Submission.objects.get(pk=submission_id)
     started_at = timezone.now()
+    calls_token = _attempt_calls.set([])
     try:
         message = form_message_for(submission).as_wix()
         message_id, outcome = _send_once(get_wix_client(), submission, message, lease)
@@ -223,6 +245,8 @@ def deliver(submission_id: int) -> Submission | None:
         _record_failure(submission, lease, started_at, unexpected)
     else:
         _record_success(submission, lease, started_at, message_id, outcome)
+    finally:
+        _attempt_calls.reset(calls_token)
     submission.refresh_from_db()
     return submission
 
@@ -344,6 +368,7 @@ def _find_delivered(client: WixClient, conversation_id: str, reference: str) -> 
 
 def _record_success(submission, lease: Lease, started_at, message_id: str, outcome: str) -> None:
     now = timezone.now()
+    last_call = _last_wix_call()
     with transaction.atomic():
         updated = Submission.objects.filter(
             pk=submission.pk, status=Status.SENDING, locked_until=lease.until
@@ -359,11 +384,17 @@ def _record_success(submission, lease: Lease, started_at, message_id: str, outco
             last_error="",
             updated_at=now,
         )
-        DeliveryAttempt.objects.create(
-            submission=submission, started_at=started_at, finished_at=now, outcome=outcome
+        attempt = DeliveryAttempt.objects.create(
+            submission=submission,
+            started_at=started_at,
+            finished_at=now,
+            outcome=outcome,
+            http_status=last_call.status if last_call else None,
+            request_id=(last_call.request_id or "")[:200] if last_call else "",
         )
     if not updated:
         logger.warning("Submission %s was delivered after its lease expired", submission.reference)
+    _attempt_done(submission, attempt, Status.SENT)
 
 
 def classify(error: WixError) -> str:
@@ -416,7 +447,7 @@ def _record_failure(submission, lease: Lease, started_at, error: WixError) -> No
             wix_conversation_id=submission.wix_conversation_id,
             updated_at=now,
         )
-        DeliveryAttempt.objects.create(
+        attempt = DeliveryAttempt.objects.create(
             submission=submission,
             started_at=started_at,
             finished_at=now,
@@ -428,8 +459,42 @@ def _record_failure(submission, lease: Lease, started_at, error: WixError) -> No
         )
         if updated and enqueue_at:
             enqueue_on_commit(submission.pk, countdown=max((retry_at - now).total_seconds(), 0))
-    log = logger.error if gives_up else logger.warning
-    log("Delivery of %s failed (%s): %s", submission.reference, outcome, text)
+    _attempt_done(submission, attempt, Status.FAILED if gives_up else Status.RETRYING)
+
+
+def _last_wix_call() -> WixCall | None:
+    calls = _attempt_calls.get()
+    return calls[-1] if calls else None
+
+
+ATTEMPT_LOG_LEVELS = {Status.SENT: logging.INFO, Status.RETRYING: logging.WARNING}
+
+
+def _attempt_done(submission: Submission, attempt: DeliveryAttempt, status: str) -> None:
+    """One log line and the metrics for a finished attempt. The error text is the one staff see
+    in the admin: Wix's message and codes, never a credential nor what the visitor wrote."""
+    sent = status == Status.SENT
+    metrics.delivery(
+        attempt.outcome,
+        status,
+        (attempt.finished_at - submission.created_at).total_seconds() if sent else None,
+    )
+    log_event(
+        delivery_logger,
+        ATTEMPT_LOG_LEVELS.get(status, logging.ERROR),
+        "delivery_attempt",
+        reference=str(submission.reference),
+        form=submission.form_name,
+        attempt=submission.attempt_count,
+        outcome=attempt.outcome,
+        status=status,
+        http_status=attempt.http_status,
+        wix_request_id=attempt.request_id or None,
+        wix_error_code=attempt.wix_error_code or None,
+        duration_ms=round(attempt.duration.total_seconds() * 1000),
+        wix_calls=len(_attempt_calls.get() or ()),
+        error=attempt.error or None,
+    )
 
 
 # --- Relay, retry, discard -----------------------------------------------------------------------
@@ -574,15 +639,23 @@ class DeliveryStatus:
 def delivery_status() -> DeliveryStatus:
     """Counts per status, the oldest submission still waiting, and the latest failure."""
     return DeliveryStatus(
-        counts=status_counts(),
-        oldest_pending=Submission.objects.filter(status__in=PENDING_STATUSES)
-        .order_by("created_at")
-        .first(),
+        counts=StatusTally.counts(),
+        oldest_pending=oldest_pending(),
         last_failure=DeliveryAttempt.objects.exclude(outcome__in=(Outcome.SENT, Outcome.RECONCILED))
         .order_by("-started_at")
         .first(),
         uses_sandbox=intake_settings.uses_sandbox,
         api_base_url=intake_settings.WIX_API_BASE_URL,
+    )
+
+
+def oldest_pending() -> Submission | None:
+    """The submission that has waited longest for delivery (its summary fields only)."""
+    return (
+        Submission.objects.filter(status__in=PENDING_STATUSES)
+        .only("reference", "status", "created_at", "last_error")
+        .order_by("created_at")
+        .first()
     )
 
 
@@ -621,13 +694,6 @@ def purge_submissions(*, older_than: timedelta, anonymise: bool, batch_size: int
 
 
 # --- Admin reporting -----------------------------------------------------------------------------
-
-
-def status_counts() -> dict[str, int]:
-    """How many submissions are in each status, every status listed, exact, in one query that
-    reads the tally rather than the submissions (see StatusTally)."""
-    tally = StatusTally.objects.order_by().values_list("status").annotate(n=Sum("delta"))
-    return dict.fromkeys(Status.values, 0) | dict(tally)
 
 
 def fold_status_tally(*, batch_size: int = 50_000) -> int:

@@ -1,8 +1,8 @@
-"""Thin Celery tasks: each calls one service function."""
+"""Thin Celery tasks: each calls one service function (the relay also notes that it ran)."""
 
 from celery import shared_task
 
-from . import services
+from . import alerts, health, services
 
 
 @shared_task(name=services.DELIVER_TASK, ignore_result=True)
@@ -12,9 +12,16 @@ def deliver_submission(submission_id: int) -> None:
 
 @shared_task(ignore_result=True)
 def relay_due_submissions() -> int:
-    return services.relay_due_submissions()
+    enqueued = services.relay_due_submissions()
+    health.note_relay_run()
+    return enqueued
 
 
 @shared_task(ignore_result=True)
 def fold_status_tally() -> int:
     return services.fold_status_tally()
+
+
+@shared_task(ignore_result=True)
+def send_alerts() -> int:
+    return alerts.send_alerts()

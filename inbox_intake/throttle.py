@@ -13,6 +13,7 @@ import time
 from django.db import IntegrityError, transaction
 from django.db.models import F
 
+from . import metrics
 from .models import WixRateWindow
 
 WINDOW_SECONDS = 6
@@ -35,12 +36,17 @@ class DatabaseRateLimiter:
 
     def __call__(self) -> None:
         """Wait until one more call fits in the budget, and count it."""
+        waited = 0.0
         while True:
             now = self._clock()
             window = math.floor(now / self.window_seconds)
             if self._take(window):
+                if waited:
+                    metrics.rate_limiter_wait(waited)
                 return
-            self._sleep((window + 1) * self.window_seconds - now)
+            pause = (window + 1) * self.window_seconds - now
+            self._sleep(pause)
+            waited += pause
 
     def _take(self, window: int) -> bool:
         if self._count(window):

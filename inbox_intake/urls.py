@@ -5,6 +5,11 @@ from . import views
 app_name = "inbox_intake"
 
 urlpatterns = [
+    # Before the forms' own paths, which would take these names as form slugs (checks.py refuses
+    # a form registered under one of them).
+    path("health/", views.health_detail, name="health"),
+    path("health/live/", views.health_live, name="health_live"),
+    path("metrics/", views.metrics_scrape, name="metrics"),
     # The first form's own name, which the site's root and older links use.
     path("contact/", views.intake_form, {"form_name": "contact"}, name="contact"),
     path("<slug:form_name>/", views.intake_form, name="form"),

@@ -4,6 +4,7 @@ Every check lives in protection.py and every state change in services.py; these 
 HTTP into calls of `protection.admit` and its outcome back into HTTP.
 """
 
+import hmac
 from dataclasses import dataclass
 from functools import wraps
 from pathlib import Path
@@ -14,11 +15,12 @@ from django.http import FileResponse, Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
+from django.views.decorators.cache import never_cache
 from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from django.views.decorators.http import require_GET, require_http_methods
 
-from . import protection
+from . import health, metrics, protection
 from .conf import intake_settings
 from .forms import RegisteredForm, get_registered_form
 
@@ -124,7 +126,8 @@ def _html_form(request, intake_form: RegisteredForm, *, embed: bool):
         return page.render(request, intake_form.form_class(), next_url=next_url)
     try:
         # Before CSRF: its check reads the whole body.
-        protection.check_size(request.META.get("CONTENT_LENGTH"))
+        with protection.counting_refusals(intake_form.slug):
+            protection.check_size(request.META.get("CONTENT_LENGTH"))
     except protection.TooLarge as refusal:
         return page.render(request, intake_form.form_class(), refusal=refusal)
     return _submit_html(request, page)
@@ -136,14 +139,15 @@ def _submit_html(request, page: "_FormPage"):
     form_name, form_class = intake_form.slug, intake_form.form_class
     next_url = _next_url(request, request.POST.get(protection.NEXT_FIELD))
     try:
-        submission = protection.admit(
-            form_name=form_name,
-            form_class=form_class,
-            data=request.POST,
-            client_ip=_client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-            user=request.user,
-        )
+        with protection.counting_refusals(form_name):
+            submission = protection.admit(
+                form_name=form_name,
+                form_class=form_class,
+                data=request.POST,
+                client_ip=_client_ip(request),
+                user_agent=request.headers.get("User-Agent", ""),
+                user=request.user,
+            )
     except protection.InvalidSubmission as invalid:
         return page.render(request, invalid.form, next_url=next_url, status=400)
     except protection.Refused as refusal:
@@ -194,16 +198,17 @@ def _submit_json(request, intake_form: RegisteredForm):
     otherwise submit in their name.
     """
     try:
-        protection.check_origin(request.headers.get("Origin"), _own_origin(request))
-        protection.check_size(request.META.get("CONTENT_LENGTH"))
-        data = _json_request_data(request, intake_form.form_class)
-        submission = protection.admit(
-            form_name=intake_form.slug,
-            form_class=intake_form.form_class,
-            data=data,
-            client_ip=_client_ip(request),
-            user_agent=request.headers.get("User-Agent", ""),
-        )
+        with protection.counting_refusals(intake_form.slug):
+            protection.check_origin(request.headers.get("Origin"), _own_origin(request))
+            protection.check_size(request.META.get("CONTENT_LENGTH"))
+            data = _json_request_data(request, intake_form.form_class)
+            submission = protection.admit(
+                form_name=intake_form.slug,
+                form_class=intake_form.form_class,
+                data=data,
+                client_ip=_client_ip(request),
+                user_agent=request.headers.get("User-Agent", ""),
+            )
     except protection.InvalidSubmission as invalid:
         return _json(request, {"errors": invalid.form.errors.get_json_data()}, status=400)
     except protection.Refused as refusal:
@@ -251,6 +256,50 @@ def _preflight(request) -> HttpResponse:
     response["Access-Control-Max-Age"] = "3600"
     patch_vary_headers(response, ["Origin"])
     return response
+
+
+# --- Operations: health and metrics -------------------------------------------------------------
+
+
+@never_cache
+@require_GET
+def health_live(request):
+    """Liveness: the process answers requests. It touches nothing, so a database or broker
+    outage never gets a web process restarted."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def health_detail(request):
+    """The detailed check (health.check): 200 when all is well, 503 naming what is wrong."""
+    if not _has_token(request, intake_settings.INBOX_INTAKE_HEALTH_TOKEN):
+        return JsonResponse({"status": "forbidden"}, status=403)
+    report = health.check()
+    return JsonResponse(report, status=200 if report["status"] == "ok" else 503)
+
+
+@never_cache
+@require_GET
+def metrics_scrape(request):
+    """Prometheus' scrape; 404 while metrics are off, 403 for a caller they do not let in."""
+    if not metrics.enabled():
+        raise Http404("Metrics are off.")
+    token = intake_settings.INBOX_INTAKE_METRICS_TOKEN
+    if not (_has_token(request, token) and metrics.may_scrape(_client_ip(request))):
+        return HttpResponse(status=403)
+    body, content_type = metrics.exposition()
+    return HttpResponse(body, content_type=content_type)
+
+
+def _has_token(request, token: str) -> bool:
+    """True if no token is required, or the request carries it (Bearer, or ?token=)."""
+    if not token:
+        return True
+    scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer":
+        given = request.GET.get("token", "")
+    return hmac.compare_digest(given.strip().encode(), token.encode())
 
 
 # --- Helpers -------------------------------------------------------------------------------------

@@ -188,6 +188,15 @@ if INBOX_INTAKE_WIX_SANDBOX:
 # must share them: CACHE_URL=redis://127.0.0.1:6379/1.
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# Mail: Inbox Intake's alerts go to ADMINS (a comma-separated list of addresses) with Django's
+# mail_admins. Under DEBUG (make run) mails are printed on the console; otherwise EMAIL_URL says
+# where to send them, such as smtp+tls://user:password@smtp.example.com:587.
+ADMINS = [(address, address) for address in env.list("ADMINS", default=[])]
+SERVER_EMAIL = env("SERVER_EMAIL", default="inbox-intake@localhost")
+vars().update(
+    env.email_url("EMAIL_URL", default="consolemail://" if DEBUG else "smtp://localhost:25")
+)
+
 # Cookies. A form in an iframe on another site only gets its CSRF (and session) cookie back with
 # SameSite=None, Secure and Partitioned (CSRF_/SESSION_COOKIE_PARTITIONED, read above: Django 5.2
 # cannot write the attribute, inbox_intake.middleware.partitioned_cookies does).

@@ -1,6 +1,7 @@
 """Shared fixtures: the sandbox over real HTTP, a real Celery worker process, and form data."""
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -212,6 +213,13 @@ def purge_test_queue():
         # Declared first: kombu's Redis transport deletes only the bindings it knows of.
         queue.declare()
         queue.delete()
+
+
+@pytest.fixture(scope="session", autouse=True)
+def remove_metrics_files():
+    """tests/settings.py made a metrics directory for this run: remove it at the end."""
+    yield
+    shutil.rmtree(os.environ["PROMETHEUS_MULTIPROC_DIR"], ignore_errors=True)
 
 
 @pytest.fixture

@@ -6,6 +6,7 @@ The worker processes that delivery tests start get the same variables, so both s
 """
 
 import os
+import tempfile
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/inbox_intake")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -22,6 +23,10 @@ for name in (
 ):
     os.environ[name] = ""
 os.environ["INBOX_INTAKE_WIX_SANDBOX"] = "true"
+# Metrics tests scrape this process (the web side) and the workers it starts together, which is
+# prometheus_client's multiprocess mode; it has to be chosen before prometheus_client is first
+# imported. Nothing is written there unless a test turns INBOX_INTAKE_METRICS on.
+os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inbox-intake-test-metrics-")
 os.environ["WIX_API_BASE_URL"] = "http://127.0.0.1:9/wix-sandbox"  # each test sets its own
 
 from site_project.settings import *  # noqa: E402, F403

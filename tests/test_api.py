@@ -10,9 +10,10 @@ from django.db import connections
 from django.test import Client
 from kombu.exceptions import OperationalError
 
-from inbox_intake import protection, tasks
+from inbox_intake import protection
 from inbox_intake.conf import intake_settings
 from inbox_intake.models import Submission
+from site_project.celery import app as celery_app
 from tests.conftest import LANDING
 
 FORM_URL = "/intake/contact/"
@@ -170,7 +171,7 @@ def test_a_submission_costs_one_query(api, contact_data, django_assert_num_queri
 def test_the_task_is_published_once_the_submission_is_committed(contact_data, monkeypatch):
     seen_by_another_connection = []
 
-    def publish(args, **options):
+    def publish(name, args, **options):
         other = connections.create_connection("default")
         try:
             with other.cursor() as cursor:
@@ -179,7 +180,7 @@ def test_the_task_is_published_once_the_submission_is_committed(contact_data, mo
         finally:
             other.close()
 
-    monkeypatch.setattr(tasks.deliver_submission, "apply_async", publish)
+    monkeypatch.setattr(celery_app, "send_task", publish)
 
     response = post_json(contact_data)
 
@@ -194,7 +195,7 @@ def test_a_broker_outage_still_answers_201_and_keeps_the_submission(
     def broker_down(*args, **kwargs):
         raise OperationalError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
 
-    monkeypatch.setattr(tasks.deliver_submission, "apply_async", broker_down)
+    monkeypatch.setattr(celery_app, "send_task", broker_down)
 
     response = post_json(contact_data)
 

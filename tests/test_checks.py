@@ -8,6 +8,12 @@ from inbox_intake import checks as intake_checks
 REAL_KEY = {"INBOX_INTAKE_WIX_SANDBOX": False, "WIX_API_KEY": "IST.real", "WIX_SITE_ID": "s-1"}
 
 
+@pytest.fixture(autouse=True)
+def site_with_admins(settings):
+    """A site whose alert mails have somewhere to go (W021 is tested in test_operations.py)."""
+    settings.ADMINS = [("Staff", "staff@example.com")]
+
+
 def problems(settings, **values) -> dict[str, str]:
     """{check id: message and hint} of every problem the app's checks find with `values` set."""
     for name, value in values.items():

@@ -37,8 +37,8 @@ def test_tally_follows_inserts_status_changes_and_deletes(make_submission):
     Submission.objects.filter(status=Status.FAILED).update(status=Status.QUEUED)
     Submission.objects.filter(status=Status.SENT).delete()
 
-    assert services.status_counts() == true_counts()
-    assert services.status_counts() == dict.fromkeys(Status.values, 0) | {"sending": 1, "queued": 2}
+    assert StatusTally.counts() == true_counts()
+    assert StatusTally.counts() == dict.fromkeys(Status.values, 0) | {"sending": 1, "queued": 2}
 
 
 def test_fold_leaves_one_row_per_status_and_the_same_counts(make_submission):
@@ -51,7 +51,7 @@ def test_fold_leaves_one_row_per_status_and_the_same_counts(make_submission):
 
     assert folded >= 10
     assert (
-        services.status_counts()
+        StatusTally.counts()
         == true_counts()
         == dict.fromkeys(Status.values, 0)
         | {
@@ -84,8 +84,8 @@ def test_fold_beside_an_uncommitted_writer_counts_its_rows_once(make_submission)
     thread.join(10)
     services.fold_status_tally()
 
-    assert services.status_counts() == true_counts()
-    assert services.status_counts()["spam"] == 1
+    assert StatusTally.counts() == true_counts()
+    assert StatusTally.counts()["spam"] == 1
 
 
 @pytest.mark.django_db(transaction=True)
@@ -123,8 +123,8 @@ def test_two_folds_at_once_neither_lose_nor_double_a_row(make_submission):
     second.join(10)
 
     assert second_done.is_set()
-    assert services.status_counts() == true_counts()
-    assert services.status_counts()["sent"] == 2
+    assert StatusTally.counts() == true_counts()
+    assert StatusTally.counts()["sent"] == 2
 
 
 @pytest.mark.django_db(transaction=True)
@@ -145,8 +145,8 @@ def test_migration_counts_the_submissions_already_there():
         MigrationExecutor(connection).migrate(latest)
 
     Submission.objects.create(data={}, email="new@example.com")
-    assert services.status_counts() == true_counts()
-    assert services.status_counts() == dict.fromkeys(Status.values, 0) | {
+    assert StatusTally.counts() == true_counts()
+    assert StatusTally.counts() == dict.fromkeys(Status.values, 0) | {
         "sent": 2,
         "failed": 1,
         "queued": 1,
@@ -159,14 +159,14 @@ def test_sqlite_keeps_the_tally_through_every_migration(tmp_path):
     script = """
 import json
 from inbox_intake import services
-from inbox_intake.models import Submission
+from inbox_intake.models import StatusTally, Submission
 for status in ("sent", "sent", "failed", "queued"):
     Submission.objects.create(data={}, email="x@example.com", status=status)
 Submission.objects.filter(status="failed").update(status="queued")
 Submission.objects.filter(status="sent").first().delete()
 services.fold_status_tally()
 Submission.objects.create(data={}, email="y@example.com", status="spam")
-print(json.dumps(services.status_counts()))
+print(json.dumps(StatusTally.counts()))
 """
     environment = os.environ | {
         "DJANGO_SETTINGS_MODULE": "site_project.settings",

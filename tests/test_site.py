@@ -12,6 +12,7 @@ from tests.conftest import ROOT
 PRODUCTION = {
     "DEBUG": "false",
     "ALLOWED_HOSTS": "forms.example.com",
+    "ADMINS": "ops@example.com",
     "WIX_API_KEY": "IST.a-real-looking-key",
     "WIX_SITE_ID": "0e7c1b1e-1111-4a4a-9b9b-123456789abc",
     "SECURE_PROXY_SSL": "true",

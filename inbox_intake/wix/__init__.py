@@ -1,7 +1,7 @@
 """Client for the Wix REST API (contacts, inbox conversations and messages)."""
 
 from .auth import ApiKeyAuth, OAuthAppAuth
-from .client import DEFAULT_BASE_URL, WixClient
+from .client import DEFAULT_BASE_URL, WixCall, WixClient
 from .errors import (
     WixAmbiguousError,
     WixAuthError,
@@ -20,6 +20,7 @@ __all__ = [
     "OAuthAppAuth",
     "WixAmbiguousError",
     "WixAuthError",
+    "WixCall",
     "WixClient",
     "WixConflictError",
     "WixError",

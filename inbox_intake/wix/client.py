@@ -9,6 +9,8 @@ import base64
 import email.utils
 import json
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 import requests
@@ -30,6 +32,18 @@ DEFAULT_BASE_URL = "https://www.wixapis.com"
 DUPLICATE_CONTACT_CODES = {"DUPLICATE_CONTACT_EXISTS", "DUPLICATE_CONTACT_EXIST"}
 
 
+@dataclass(frozen=True)
+class WixCall:
+    """One HTTP request to Wix, as `on_call` hears of it: the endpoint by name (as the sandbox's
+    faults name them), the HTTP status or, when no answer came, "timeout" or "connection_error",
+    how long it took, and Wix's request id."""
+
+    endpoint: str
+    status: int | str
+    seconds: float
+    request_id: str | None = None
+
+
 class WixClient:
     def __init__(
         self,
@@ -39,11 +53,14 @@ class WixClient:
         timeout: tuple[float, float] = (5.0, 20.0),
         session: requests.Session | None = None,
         throttle=None,
+        on_call: Callable[[WixCall], None] | None = None,
     ):
         """`throttle`, if given, is called before every request and may wait: it is how the
-        caller keeps all its processes together under Wix's rate limit."""
+        caller keeps all its processes together under Wix's rate limit. `on_call`, if given, is
+        told of every request once it is over (for metrics and logs)."""
         self.auth = auth
         self.throttle = throttle
+        self.on_call = on_call
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
         self.session = session or requests.Session()
@@ -56,7 +73,11 @@ class WixClient:
         """The id of a contact that has this email among its emails, or None."""
         body = {"query": {"filter": {"info.emails.email": {"$eq": email}}, "paging": {"limit": 1}}}
         contacts = self._call(
-            "POST", "/contacts/v4/contacts/query", json_body=body, expect=("contacts",)
+            "POST",
+            "/contacts/v4/contacts/query",
+            endpoint="contacts.query",
+            json_body=body,
+            expect=("contacts",),
         )
         return contacts[0].get("id") if contacts else None
 
@@ -65,7 +86,11 @@ class WixClient:
         body = {"info": info, "allowDuplicates": False}
         try:
             return self._call(
-                "POST", "/contacts/v4/contacts", json_body=body, expect=("contact", "id")
+                "POST",
+                "/contacts/v4/contacts",
+                endpoint="contacts.create",
+                json_body=body,
+                expect=("contact", "id"),
             )
         except WixConflictError as error:
             duplicate_id = error.data.get("duplicateContactId")
@@ -80,7 +105,11 @@ class WixClient:
         anonymousVisitorId), created if it did not exist."""
         body = {"participantId": participant}
         return self._call(
-            "POST", "/inbox/v2/conversations", json_body=body, expect=("conversation", "id")
+            "POST",
+            "/inbox/v2/conversations",
+            endpoint="conversations.get_or_create",
+            json_body=body,
+            expect=("conversation", "id"),
         )
 
     def get_conversation(self, conversation_id: str) -> dict:
@@ -88,6 +117,7 @@ class WixClient:
         return self._call(
             "GET",
             f"/inbox/v2/conversations/{conversation_id}",
+            endpoint="conversations.get",
             query={"conversationId": conversation_id},
             expect=("conversation",),
         )
@@ -110,6 +140,7 @@ class WixClient:
         message = self._call(
             "POST",
             "/inbox/v2/messages",
+            endpoint="messages.send",
             json_body=body,
             idempotent=False,
             expect=("message",),
@@ -141,7 +172,12 @@ class WixClient:
                 "sorting": sorting,
             }
         )
-        answer = self._call("GET", "/inbox/v2/messages", query=_sdk_complex_query(payload))
+        answer = self._call(
+            "GET",
+            "/inbox/v2/messages",
+            endpoint="messages.list",
+            query=_sdk_complex_query(payload),
+        )
         next_cursor = (answer.get("pagingMetadata") or {}).get("cursors", {}).get("next")
         return answer.get("messages", []), next_cursor or None
 
@@ -154,6 +190,7 @@ class WixClient:
             "POST",
             url,
             "POST /oauth2/token",
+            endpoint="oauth2.token",
             headers={"Content-Type": "application/json"},
             data=_json(payload).encode(),
         )
@@ -171,6 +208,7 @@ class WixClient:
         method: str,
         path: str,
         *,
+        endpoint: str,
         json_body: dict | None = None,
         query: dict | None = None,
         idempotent: bool = True,
@@ -193,6 +231,7 @@ class WixClient:
                 method,
                 url,
                 what,
+                endpoint=endpoint,
                 headers=headers,
                 data=data,
                 idempotent=idempotent,
@@ -210,26 +249,42 @@ class WixClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
-        self, method, url, what, *, headers, data, idempotent=True, before_send=None
+        self, method, url, what, *, endpoint, headers, data, idempotent=True, before_send=None
     ) -> requests.Response:
+        """The one place every request goes through."""
         if self.throttle:
             self.throttle()
         if before_send:
             before_send()
+        started = time.monotonic()
         try:
-            return self.session.request(
+            response = self.session.request(
                 method, url, headers=headers, data=data, timeout=self.timeout, allow_redirects=False
             )
-        except requests.ConnectTimeout as error:
-            raise WixTransientError(f"{what}: timed out connecting to Wix") from error
-        except requests.ReadTimeout as error:
-            raise _lost_answer(f"{what}: Wix did not answer in time", idempotent) from error
-        except requests.ConnectionError as error:
-            if _never_connected(error):
-                raise WixTransientError(f"{what}: could not connect to Wix") from error
-            raise _lost_answer(f"{what}: the connection to Wix broke", idempotent) from error
         except requests.RequestException as error:
-            raise WixTransientError(f"{what}: {type(error).__name__}") from error
+            no_answer = "timeout" if isinstance(error, requests.Timeout) else "connection_error"
+            self._heard(WixCall(endpoint, no_answer, time.monotonic() - started))
+            raise _transport_error(error, what, idempotent) from error
+        request_id = response.headers.get("x-wix-request-id")
+        self._heard(WixCall(endpoint, response.status_code, time.monotonic() - started, request_id))
+        return response
+
+    def _heard(self, call: WixCall) -> None:
+        if self.on_call:
+            self.on_call(call)
+
+
+def _transport_error(error: requests.RequestException, what: str, idempotent: bool) -> WixError:
+    """The WixError for a request that got no answer."""
+    if isinstance(error, requests.ConnectTimeout):
+        return WixTransientError(f"{what}: timed out connecting to Wix")
+    if isinstance(error, requests.ReadTimeout):
+        return _lost_answer(f"{what}: Wix did not answer in time", idempotent)
+    if isinstance(error, requests.ConnectionError):
+        if _never_connected(error):
+            return WixTransientError(f"{what}: could not connect to Wix")
+        return _lost_answer(f"{what}: the connection to Wix broke", idempotent)
+    return WixTransientError(f"{what}: {type(error).__name__}")
 
 
 def _lost_answer(message: str, idempotent: bool) -> WixError:

@@ -2,13 +2,14 @@ import time
 
 from django.core.management.base import BaseCommand
 
-from inbox_intake import services
+from inbox_intake import alerts, health, services
 
 
 class Command(BaseCommand):
     help = (
-        "Enqueue every submission that is due (the same relay beat runs). For cron-only "
-        "deployments: run it every minute, or with --loop as a long-running process."
+        "Enqueue every submission that is due (the same relay beat runs), then mail staff any "
+        "alert that is due. For cron-only deployments: run it every minute, or with --loop as a "
+        "long-running process."
     )
 
     def add_arguments(self, parser):
@@ -20,7 +21,11 @@ class Command(BaseCommand):
             total = 0
             while enqueued := services.relay_due_submissions():
                 total += enqueued
+            health.note_relay_run()
+            mailed = alerts.send_alerts()
             self.stdout.write(f"Enqueued {total} due submission(s).")
+            if mailed:
+                self.stdout.write(f"Mailed {mailed} alert(s) to the site's admins.")
             if not loop:
                 return
             time.sleep(interval)
