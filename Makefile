@@ -27,11 +27,12 @@ $(CHROMIUM):
 
 setup: $(INSTALLED)
 
+# The development targets run with DEBUG on, as `make run` does (and so with its generated key).
 migrate: setup
-	$(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 
 demo-admin: migrate
-	$(BIN)/python manage.py intake_demo_admin
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py intake_demo_admin
 
 run: demo-admin
 	DEBUG=$${DEBUG:-true} $(BIN)/python scripts/run.py
