@@ -10,6 +10,7 @@ from .errors import (
     WixNotFoundError,
     WixPermanentError,
     WixRateLimitError,
+    WixTokenError,
     WixTransientError,
     WixValidationError,
 )
@@ -26,6 +27,7 @@ __all__ = [
     "WixNotFoundError",
     "WixPermanentError",
     "WixRateLimitError",
+    "WixTokenError",
     "WixTransientError",
     "WixValidationError",
 ]
