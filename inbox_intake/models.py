@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from .text import replace_lone_surrogates
+
 
 class Submission(models.Model):
     """One form submission: saved before any network call, then delivered to the Wix Inbox.
@@ -68,6 +70,13 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} · {self.reference}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """A row as read, with U+FFFD for any lone surrogate, so that every page, export and
+        delivery of it can be written. The intake refuses them; SQLite (`make run`) or another
+        program may still have stored one."""
+        return super().from_db(db, field_names, [replace_lone_surrogates(v) for v in values])
 
 
 class DeliveryAttempt(models.Model):
