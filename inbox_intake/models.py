@@ -22,11 +22,13 @@ class Submission(models.Model):
         DISCARDED = "discarded", "Discarded"
         SPAM = "spam", "Spam"
 
+    NAME_MAX_LENGTH = 300
+
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     form_name = models.CharField(max_length=50, default="contact")
     data = models.JSONField(help_text="The form data exactly as submitted (after validation).")
     email = models.EmailField(max_length=320, db_index=True)
-    name = models.CharField(max_length=300, blank=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempt_count = models.PositiveIntegerField(default=0)

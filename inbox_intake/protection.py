@@ -250,7 +250,12 @@ _JSON_BRACKET = re.compile(r"[\[\]{}]")
 
 
 def parse_json_body(body: bytes) -> dict:
-    """A JSON submission: one object whose values are plain strings, numbers, booleans or null."""
+    """A JSON submission: one object whose values are plain strings, numbers, booleans or null.
+
+    Numbers and booleans are given to the form as the text JSON wrote them (`5`, `true`), as a
+    form-encoded body carries them: Django's fields read text, and some (a date) fail on
+    anything else.
+    """
     try:
         # As json.loads decodes bytes (UTF-8, -16 or -32), so that the depth is measured on the
         # text it parses.
@@ -270,7 +275,10 @@ def parse_json_body(body: bytes) -> dict:
         raise MalformedBody("The request body must be a JSON object of field names and values.")
     if any(isinstance(value, dict | list) for value in data.values()):
         raise MalformedBody("Each field's value must be a string, a number, a boolean or null.")
-    return data
+    return {
+        name: value if value is None or isinstance(value, str) else json.dumps(value)
+        for name, value in data.items()
+    }
 
 
 def _json_depth(text: str) -> int:

@@ -82,7 +82,9 @@ def accept_submission(
         form_name=form_name,
         data=data,
         email=data["email"].strip().lower(),
-        name=" ".join(IntakeForm.submitter_name(data).values()),
+        # Each name part may be long (1,000 characters); the column, for lists and search, is
+        # not: the whole name stays in `data`.
+        name=" ".join(IntakeForm.submitter_name(data).values())[: Submission.NAME_MAX_LENGTH],
         wix_member_id=_member_id_of(user),
         wix_anonymous_visitor_id=visitor_id,
         client_ip=client_ip,

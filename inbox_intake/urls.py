@@ -5,6 +5,7 @@ from . import views
 app_name = "inbox_intake"
 
 urlpatterns = [
+    path("openapi.json", views.openapi, name="openapi"),
     # The first form's own name, which the site's root and older links use.
     path("contact/", views.intake_form, {"form_name": "contact"}, name="contact"),
     path("<slug:form_name>/", views.intake_form, name="form"),

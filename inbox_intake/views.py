@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import protection
 from .conf import intake_settings
 from .forms import RegisteredForm, get_registered_form
+from .openapi import openapi_document
 
 EMBED_SCRIPT = Path(__file__).parent / "static" / "inbox_intake" / "embed.js"
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -104,6 +105,12 @@ def form_schema(request, form_name: str):
         },
     }
     return _json(request, schema, status=200)
+
+
+@require_GET
+def openapi(request):
+    """The OpenAPI document of the JSON endpoint, for every registered form."""
+    return JsonResponse(openapi_document(_own_origin(request)))
 
 
 @require_GET

@@ -47,10 +47,10 @@ def errors(response) -> dict:
     return response.json()["errors"]
 
 
-def post_json(data):
+def post_json(data, url=FORM_URL):
     """POST to the JSON endpoint as a page on LANDING would, outside any test transaction."""
     return Client().post(
-        FORM_URL,
+        url,
         json.dumps(data),
         content_type="application/json",
         headers={"Accept": "application/json", "Origin": LANDING},
@@ -273,6 +273,18 @@ def test_a_form_encoded_body_django_will_not_read_is_400_in_json(api, contact_da
 
     assert response.status_code == 400
     assert errors(response)["__all__"][0]["code"] == "malformed_body"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [False, 20260101, 1.5])
+def test_a_number_or_boolean_for_a_date_is_a_field_error(value):
+    """Found by schemathesis: Django's DateField failed (500) on anything but text."""
+    data = {"name": "Jane", "email": "j@example.com", "service": "web", "details": "Hi"}
+
+    response = post_json(data | {"start_date": value}, url="/intake/quote/")
+
+    assert response.status_code == 400
+    assert errors(response)["start_date"][0]["code"] == "invalid"
 
 
 @pytest.mark.django_db

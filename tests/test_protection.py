@@ -249,7 +249,7 @@ def test_json_body_with_plain_values():
 
     assert protection.parse_json_body(body) == {
         "email": "a@example.com",
-        "subscribe_newsletter": True,
+        "subscribe_newsletter": "true",
         "phone": None,
     }
 
