@@ -12,7 +12,9 @@ from kombu.exceptions import OperationalError
 
 from inbox_intake import protection, tasks
 from inbox_intake.conf import intake_settings
+from inbox_intake.forms import ContactForm
 from inbox_intake.models import Submission
+from site_project.forms import QuoteRequestForm
 from tests.conftest import LANDING
 
 FORM_URL = "/intake/contact/"
@@ -495,6 +497,23 @@ def test_schema_tells_the_captcha_widget_but_never_the_secret(client, settings):
         "widget_class": "h-captcha",
     }
     assert b"the-secret" not in response.content
+
+
+def test_openapi_document_lists_every_forms_fields_and_every_answer(client):
+    response = client.get("/intake/openapi.json")
+
+    document = response.json()
+    assert response.status_code == 200
+    assert document["openapi"].startswith("3.")
+    assert set(document["paths"]) == {"/intake/contact/", "/intake/quote/"}
+    for path, form_class in (
+        ("/intake/contact/", ContactForm),
+        ("/intake/quote/", QuoteRequestForm),
+    ):
+        post = document["paths"][path]["post"]
+        schema = post["requestBody"]["content"]["application/json"]["schema"]
+        assert set(form_class.base_fields) <= set(schema["properties"])
+        assert set(post["responses"]) == {"201", "400", "403", "413", "415", "429", "503"}
 
 
 def test_embed_script_is_served_per_form_as_javascript(client):

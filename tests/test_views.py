@@ -397,3 +397,25 @@ def test_a_broker_outage_neither_fails_the_visitor_nor_loses_the_submission(
     assert response.status_code == 302
     submission = Submission.objects.get()
     assert submission.status == Submission.Status.QUEUED, "the relay will enqueue it again"
+
+
+@pytest.mark.django_db
+def test_a_bad_anonymous_visitor_id_is_shown_on_the_page(post_form, contact_data):
+    """Found by the fuzz tests: the hidden field's error was not shown, a 400 with no reason."""
+    response, _ = post_form(contact_data | {"anonymous_visitor_id": "-" * 36})
+
+    assert response.status_code == 400
+    assert "This is not a valid Wix visitor id." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_name_longer_than_its_column_is_kept_whole_in_the_data(post_form, contact_data):
+    """Found by the fuzz tests: two 1,000-character name parts overflowed the name column."""
+    contact_data |= {"first_name": "J" * 1000, "last_name": "D" * 1000}
+
+    response, _ = post_form(contact_data)
+
+    assert response.status_code == 302
+    submission = Submission.objects.get()
+    assert len(submission.name) == Submission.NAME_MAX_LENGTH
+    assert submission.data["last_name"] == "D" * 1000
