@@ -27,11 +27,12 @@ $(CHROMIUM):
 
 setup: $(INSTALLED)
 
+# The development targets run with DEBUG on, as `make run` does (and so with its generated key).
 migrate: setup
-	$(BIN)/python manage.py migrate --noinput
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
 
 demo-admin: migrate
-	$(BIN)/python manage.py intake_demo_admin
+	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py intake_demo_admin
 
 # The Procfile's processes (web, worker, beat) under honcho; Ctrl-C stops them all. honcho gives
 # each process a PORT of its own: SITE_PORT keeps the web server's, which the worker needs to

@@ -91,13 +91,13 @@ class SubmissionChangeList(ChangeList):
         if not span["first"]:
             return {"show": False}
         first, last = timezone.localdate(span["first"]), timezone.localdate(span["last"])
-        year, month, day = (
-            int(self.params.get(f"created_at__{part}", 0)) for part in ("year", "month", "day")
-        )
+        year, month, day = self._chosen_date()
         if not year and first.year == last.year:
             year = first.year
             if first.month == last.month:
                 month = first.month
+        if year and month and day > monthrange(year, month)[1]:
+            day = 0  # a day of the month, chosen when the month had not been (?created_at__day=31)
 
         def choice(moment: date, title_format: str, *parts: str) -> dict:
             filters = {f"created_at__{part}": getattr(moment, part) for part in parts}
@@ -131,6 +131,19 @@ class SubmissionChangeList(ChangeList):
             years = (date(n, 1, 1) for n in range(first.year, last.year + 1))
             choices = [choice(moment, "Y", "year") for moment in years]
         return {"show": True, "back": back, "choices": choices}
+
+    def _chosen_date(self) -> tuple[int, int, int]:
+        """The year, month and day chosen in the drill-down (0 where none is), or none of them
+        if together they make no date (`?created_at__day=40`): the links then start over."""
+        try:
+            year, month, day = (
+                int(self.params.get(f"created_at__{part}") or 0)
+                for part in ("year", "month", "day")
+            )
+            date(year or 2000, month or 1, day or 1)  # 2000 is a leap year: every day exists in it
+        except ValueError:
+            return 0, 0, 0
+        return year, month, day
 
 
 class StatusCount(NamedTuple):

@@ -17,8 +17,10 @@ phone_validator = RegexValidator(
     re.compile(r"^\+?[0-9 ().\-/]{3,50}$"),
     "Enter a phone number using digits, spaces and + ( ) - . / only.",
 )
+#: Wix ids are GUIDs: 8-4-4-4-12 hexadecimal digits.
 wix_id_validator = RegexValidator(
-    re.compile(r"^[0-9a-fA-F-]{36}$"), "This is not a valid Wix visitor id."
+    re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z", re.IGNORECASE),
+    "This is not a valid Wix visitor id.",
 )
 
 

@@ -3,6 +3,8 @@ import uuid
 from django.conf import settings
 from django.db import models
 
+from .text import replace_lone_surrogates
+
 
 class Submission(models.Model):
     """One form submission: saved before any network call, then delivered to the Wix Inbox.
@@ -20,11 +22,13 @@ class Submission(models.Model):
         DISCARDED = "discarded", "Discarded"
         SPAM = "spam", "Spam"
 
+    NAME_MAX_LENGTH = 300
+
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
     form_name = models.CharField(max_length=50, default="contact")
     data = models.JSONField(help_text="The form data exactly as submitted (after validation).")
     email = models.EmailField(max_length=320, db_index=True)
-    name = models.CharField(max_length=300, blank=True)
+    name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     attempt_count = models.PositiveIntegerField(default=0)
@@ -68,6 +72,13 @@ class Submission(models.Model):
 
     def __str__(self) -> str:
         return f"{self.email} · {self.reference}"
+
+    @classmethod
+    def from_db(cls, db, field_names, values):
+        """A row as read, with U+FFFD for any lone surrogate, so that every page, export and
+        delivery of it can be written. The intake refuses them; SQLite (`make run`) or another
+        program may still have stored one."""
+        return super().from_db(db, field_names, [replace_lone_surrogates(v) for v in values])
 
 
 class DeliveryAttempt(models.Model):

@@ -9,6 +9,7 @@ import ipaddress
 import json
 import logging
 import math
+import re
 import time
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,11 +17,13 @@ from urllib.parse import urlsplit
 
 import requests
 from django.core.cache import cache
+from django.utils.datastructures import MultiValueDict
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import metrics, services
 from .conf import intake_settings
 from .models import Submission
+from .text import has_lone_surrogate, replace_lone_surrogates
 
 logger = logging.getLogger(__name__)
 
@@ -31,15 +34,17 @@ NEXT_FIELD = "next"
 
 
 class Refused(Exception):
-    """A submission turned away before it is accepted; `message` is written for the visitor."""
+    """A submission turned away before it is accepted; `message` is written for the visitor,
+    `field` names the field at fault (None: the request as a whole)."""
 
     status = 400
     code = "refused"
 
-    def __init__(self, message: str, *, retry_after: int | None = None):
+    def __init__(self, message: str, *, retry_after: int | None = None, field: str | None = None):
         super().__init__(message)
         self.message = message
         self.retry_after = retry_after
+        self.field = field
 
 
 class OriginNotAllowed(Refused):
@@ -59,6 +64,12 @@ class UnsupportedMediaType(Refused):
 
 class MalformedBody(Refused):
     code = "malformed_body"
+
+
+class UnwritableText(Refused):
+    """Text with a lone UTF-16 surrogate: no database, page or Wix request can hold it."""
+
+    code = "lone_surrogate"
 
 
 class RateLimited(Refused):
@@ -100,13 +111,14 @@ def counting_refusals(form_name: str):
 def admit(
     *, form_name: str, form_class, data, client_ip: str | None, user_agent: str, user=None
 ) -> Submission:
-    """Rate limits, validation, honeypot, CAPTCHA, then accept: every submission goes this way.
+    """Text check, validation, honeypot, CAPTCHA, then accept: every submission goes this way,
+    once `screen_post` has let its request through.
 
     A filled honeypot is accepted as SPAM without a CAPTCHA check, so a bot sees the same success
     as a person and learns nothing. The CAPTCHA is checked only once the form is valid: a token
     is good for one check, and a visitor correcting a typo should not have to solve it again.
     """
-    enforce_rate_limits(form_name, client_ip)
+    check_text(data)
     form = form_class(data)
     if not form.is_valid():
         raise InvalidSubmission(form)
@@ -154,7 +166,9 @@ def safe_redirect_url(url, own_origin: str) -> str | None:
     """
     origins = {own_origin, *intake_settings.INBOX_INTAKE_ALLOWED_ORIGINS}
     hosts = {urlsplit(origin).netloc for origin in origins}
-    if not isinstance(url, str) or not url_has_allowed_host_and_scheme(url, allowed_hosts=hosts):
+    if not isinstance(url, str) or has_lone_surrogate(url):  # no URL can be written with one
+        return None
+    if not url_has_allowed_host_and_scheme(url, allowed_hosts=hosts):
         return None
     parts = urlsplit(url.strip())
     if parts.netloc and f"{parts.scheme}://{parts.netloc}" not in origins:
@@ -194,6 +208,20 @@ def check_size(content_length: str | None) -> None:
         raise TooLarge(f"This submission is too large: at most {limit:,} bytes can be sent.")
 
 
+def screen_post(form_name: str, ip: str | None, content_length: str | None) -> None:
+    """The checks of every POST before its body is read: the rate limits, then the size.
+
+    Every POST counts against the rate limits, whatever else is wrong with it (a bad origin, a
+    body too large or malformed, a failed CSRF check): otherwise such requests could be sent
+    without end. An oversized body is refused (413) even when the client is over its limit, so
+    that a 429 page may show back what was typed.
+    """
+    try:
+        enforce_rate_limits(form_name, ip)
+    finally:
+        check_size(content_length)
+
+
 def enforce_rate_limits(form_name: str, ip: str | None, *, now: float | None = None) -> None:
     """Count one submission against the per-IP and the per-form limit of the current window.
 
@@ -229,11 +257,34 @@ def _count(key: str, timeout: int) -> int:
 # --- Request bodies ------------------------------------------------------------------------------
 
 
+#: How deeply a JSON body may nest. A submission is one flat object; the bound keeps the parser,
+#: which recurses once per level, from running out of stack on `[[[[…` (a 500 otherwise).
+MAX_JSON_DEPTH = 32
+_JSON_STRING = re.compile(r'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_JSON_BRACKET = re.compile(r"[\[\]{}]")
+
+
 def parse_json_body(body: bytes, form_class) -> dict:
     """A JSON submission: one object whose values are plain strings, numbers, booleans or null;
-    a field with several choices takes a list of them."""
+    a field with several choices takes a list of them.
+
+    Numbers and booleans are given to the form as the text JSON wrote them (`5`, `true`), as a
+    form-encoded body carries them: Django's fields read text, and some (a date) fail on
+    anything else.
+    """
     try:
-        data = json.loads(body)
+        # As json.loads decodes bytes (UTF-8, -16 or -32), so that the depth is measured on the
+        # text it parses.
+        text = body.decode(json.detect_encoding(body), "surrogatepass")
+    except UnicodeDecodeError:
+        raise MalformedBody("The request body is not valid JSON.") from None
+    if _json_depth(text) > MAX_JSON_DEPTH:
+        raise MalformedBody(
+            f"The request body nests more than {MAX_JSON_DEPTH} levels deep: "
+            "send one JSON object of field names and values."
+        )
+    try:
+        data = json.loads(text)
     except ValueError:
         raise MalformedBody("The request body is not valid JSON.") from None
     if not isinstance(data, dict):
@@ -248,7 +299,43 @@ def parse_json_body(body: bytes, form_class) -> dict:
                 f"{name}: a field's value must be a string, a number, a boolean or null"
                 + (", or a list of those." if takes_list else ".")
             )
-    return data
+    return {
+        name: [_as_text(item) for item in value] if isinstance(value, list) else _as_text(value)
+        for name, value in data.items()
+    }
+
+
+def _as_text(value):
+    return value if value is None or isinstance(value, str) else json.dumps(value)
+
+
+def _json_depth(text: str) -> int:
+    """The deepest nesting of brackets outside strings."""
+    depth = deepest = 0
+    for bracket in _JSON_BRACKET.findall(_JSON_STRING.sub("", text)):
+        depth += 1 if bracket in "[{" else -1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def check_text(data) -> None:
+    """Refuse a field whose name or value holds a lone UTF-16 surrogate, naming the field.
+
+    JSON can carry one (`"\\udfff"`); Django reads form-encoded bodies as UTF-8, replacing what
+    is not, but `data` is checked whichever way it came. Neither the database, nor a page, nor a
+    Wix request could write such a character.
+    """
+    fields = data.lists() if isinstance(data, MultiValueDict) else data.items()
+    for name, value in fields:
+        values = value if isinstance(value, list) else [value]
+        texts = [name, *(item for item in values if isinstance(item, str))]
+        if any(has_lone_surrogate(text) for text in texts):
+            field = replace_lone_surrogates(name)
+            raise UnwritableText(
+                f"“{field}” holds a character that cannot be stored (a lone UTF-16 surrogate). "
+                "Please type it again.",
+                field=field,
+            )
 
 
 def _is_plain(value) -> bool:

@@ -9,6 +9,7 @@ import csv
 import json
 import logging
 import random
+import unicodedata
 import uuid
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from .forms import IntakeForm, get_registered_form
 from .logs import log_event
 from .messages import FormMessage, MessageTooLarge, build_form_message
 from .models import DeliveryAttempt, StatusTally, Submission, WixParticipant
+from .text import normalize_email
 from .throttle import DatabaseRateLimiter
 from .wix import (
     ApiKeyAuth,
@@ -87,7 +89,9 @@ def accept_submission(
         form_name=form_name,
         data=data,
         email=data["email"].strip().lower(),
-        name=" ".join(IntakeForm.submitter_name(data).values()),
+        # Each name part may be long (1,000 characters); the column, for lists and search, is
+        # not: the whole name stays in `data`.
+        name=" ".join(IntakeForm.submitter_name(data).values())[: Submission.NAME_MAX_LENGTH],
         wix_member_id=_member_id_of(user),
         wix_anonymous_visitor_id=visitor_id,
         client_ip=client_ip,
@@ -298,7 +302,13 @@ def _participant_key(submission: Submission) -> str:
         return f"member:{submission.wix_member_id}"
     if submission.wix_anonymous_visitor_id:
         return f"visitor:{submission.wix_anonymous_visitor_id}"
-    return f"email:{submission.email}"
+    return _email_key(submission.email)
+
+
+def _email_key(email: str) -> str:
+    """The participant cache's key for a submitter known by email: one per mailbox, however
+    the address was written."""
+    return f"email:{normalize_email(email)}"
 
 
 def _conversation_id(client: WixClient, submission: Submission, *, fresh: bool) -> str:
@@ -335,7 +345,7 @@ def _contact_id(client: WixClient, submission: Submission) -> str:
     try:
         return client.create_contact(_contact_info(submission))
     except WixConflictError:
-        contact_id = client.find_contact_id(submission.email)
+        contact_id = client.find_contact_id(normalize_email(submission.email))
         if contact_id:
             return contact_id
         raise
@@ -343,7 +353,8 @@ def _contact_id(client: WixClient, submission: Submission) -> str:
 
 def _contact_info(submission: Submission) -> dict:
     data = submission.data
-    info = {"emails": {"items": [{"tag": "MAIN", "email": submission.email, "primary": True}]}}
+    email = normalize_email(submission.email)
+    info = {"emails": {"items": [{"tag": "MAIN", "email": email, "primary": True}]}}
     name = IntakeForm.submitter_name(data)
     if name:
         info = {"name": name, **info}
@@ -677,7 +688,7 @@ def purge_submissions(*, older_than: timedelta, anonymise: bool, batch_size: int
     while ids := list(old.order_by("pk").values_list("pk", flat=True)[:batch_size]):
         batch = Submission.objects.filter(pk__in=ids)
         emails = set(batch.values_list("email", flat=True))
-        WixParticipant.objects.filter(key__in=[f"email:{email}" for email in emails]).delete()
+        WixParticipant.objects.filter(key__in=[_email_key(email) for email in emails]).delete()
         if anonymise:
             with transaction.atomic():
                 for submission in batch.select_for_update():
@@ -801,7 +812,7 @@ CSV_HEADER = (
     "submitted data",
 )
 #: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@")
 
 
 def submissions_csv(queryset) -> Iterator[str]:
@@ -839,4 +850,13 @@ def _local_iso(moment: datetime | None) -> str:
 
 
 def _formula_safe(cell: str) -> str:
-    return f"'{cell}" if cell.startswith(FORMULA_PREFIXES) else cell
+    """The cell with a leading `'` if it starts with a formula character, whitespace, or a
+    control or format character (a zero-width space, a BOM…): spreadsheets may skip those and
+    run the `=` behind them."""
+    if cell and (
+        cell.startswith(FORMULA_PREFIXES)
+        or cell[0].isspace()
+        or unicodedata.category(cell[0]) in ("Cc", "Cf")
+    ):
+        return f"'{cell}"
+    return cell

@@ -10,6 +10,7 @@ urlpatterns = [
     path("health/", views.health_detail, name="health"),
     path("health/live/", views.health_live, name="health_live"),
     path("metrics/", views.metrics_scrape, name="metrics"),
+    path("openapi.json", views.openapi, name="openapi"),
     # The first form's own name, which the site's root and older links use.
     path("contact/", views.intake_form, {"form_name": "contact"}, name="contact"),
     path("<slug:form_name>/", views.intake_form, name="form"),

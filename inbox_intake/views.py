@@ -10,8 +10,9 @@ from functools import wraps
 from pathlib import Path
 from urllib.parse import urlencode
 
-from django.core.exceptions import NON_FIELD_ERRORS
+from django.core.exceptions import NON_FIELD_ERRORS, BadRequest, SuspiciousOperation
 from django.http import FileResponse, Http404, HttpResponse, JsonResponse
+from django.http.multipartparser import MultiPartParserError
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.cache import patch_vary_headers
@@ -23,6 +24,7 @@ from django.views.decorators.http import require_GET, require_http_methods
 from . import health, metrics, protection
 from .conf import intake_settings
 from .forms import RegisteredForm, get_registered_form
+from .openapi import openapi_document
 
 EMBED_SCRIPT = Path(__file__).parent / "static" / "inbox_intake" / "embed.js"
 FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -108,6 +110,12 @@ def form_schema(request, form_name: str):
 
 
 @require_GET
+def openapi(request):
+    """The OpenAPI document of the JSON endpoint, for every registered form."""
+    return JsonResponse(openapi_document(_own_origin(request)))
+
+
+@require_GET
 def embed_script(request, form_name: str):
     """The script embed. It is the same file for every form: it finds its form from its own URL."""
     _registered_form(form_name)
@@ -125,11 +133,17 @@ def _html_form(request, intake_form: RegisteredForm, *, embed: bool):
         next_url = _next_url(request, request.GET.get(protection.NEXT_FIELD))
         return page.render(request, intake_form.form_class(), next_url=next_url)
     try:
-        # Before CSRF: its check reads the whole body.
+        # Before CSRF: a refused CSRF check counts too, and the check reads the whole body.
         with protection.counting_refusals(intake_form.slug):
-            protection.check_size(request.META.get("CONTENT_LENGTH"))
+            protection.screen_post(
+                intake_form.slug, _client_ip(request), request.META.get("CONTENT_LENGTH")
+            )
     except protection.TooLarge as refusal:
         return page.render(request, intake_form.form_class(), refusal=refusal)
+    except protection.RateLimited as refusal:
+        form = intake_form.form_class(request.POST)  # keeps what was typed
+        next_url = _next_url(request, request.POST.get(protection.NEXT_FIELD))
+        return page.render(request, form, next_url=next_url, refusal=refusal)
     return _submit_html(request, page)
 
 
@@ -150,6 +164,9 @@ def _submit_html(request, page: "_FormPage"):
             )
     except protection.InvalidSubmission as invalid:
         return page.render(request, invalid.form, next_url=next_url, status=400)
+    except protection.UnwritableText as refusal:
+        # What was typed cannot be written back into the page.
+        return page.render(request, form_class(), next_url=next_url, refusal=refusal)
     except protection.Refused as refusal:
         form = form_class(request.POST)  # keeps what was typed
         return page.render(request, form, next_url=next_url, refusal=refusal)
@@ -192,15 +209,18 @@ def _form_context(form, next_url, refusal) -> dict:
 
 
 def _submit_json(request, intake_form: RegisteredForm):
-    """POST /intake/<form>/ with Accept: application/json; the answers are listed in the README.
+    """POST /intake/<form>/ with Accept: application/json or a JSON body; the answers are listed
+    in the README and in the OpenAPI document (openapi.py).
 
     It never acts as the session's user: without a CSRF check, a page on another site could
     otherwise submit in their name.
     """
     try:
         with protection.counting_refusals(intake_form.slug):
+            protection.screen_post(
+                intake_form.slug, _client_ip(request), request.META.get("CONTENT_LENGTH")
+            )
             protection.check_origin(request.headers.get("Origin"), _own_origin(request))
-            protection.check_size(request.META.get("CONTENT_LENGTH"))
             data = _json_request_data(request, intake_form.form_class)
             submission = protection.admit(
                 form_name=intake_form.slug,
@@ -212,8 +232,10 @@ def _submit_json(request, intake_form: RegisteredForm):
     except protection.InvalidSubmission as invalid:
         return _json(request, {"errors": invalid.form.errors.get_json_data()}, status=400)
     except protection.Refused as refusal:
-        error = {"message": refusal.message, "code": refusal.code}
-        response = _json(request, {"errors": {NON_FIELD_ERRORS: [error]}}, status=refusal.status)
+        errors = {
+            refusal.field or NON_FIELD_ERRORS: [{"message": refusal.message, "code": refusal.code}]
+        }
+        response = _json(request, {"errors": errors}, status=refusal.status)
         _set_retry_after(response, refusal)
         return response
     body = {
@@ -228,7 +250,12 @@ def _json_request_data(request, form_class):
     if request.content_type == "application/json":
         return protection.parse_json_body(request.body, form_class)
     if request.content_type in FORM_CONTENT_TYPES:
-        return request.POST
+        try:
+            return request.POST
+        except (BadRequest, MultiPartParserError, SuspiciousOperation) as error:
+            # Django's refusal of a body it will not parse (form-encoded in a charset other than
+            # UTF-8, a broken multipart, too many fields), answered in JSON like every other.
+            raise protection.MalformedBody(f"The form body cannot be read: {error}") from None
     raise protection.UnsupportedMediaType(
         "Send the form as application/json or application/x-www-form-urlencoded."
     )
@@ -313,8 +340,13 @@ def _registered_form(form_name: str) -> RegisteredForm:
 
 
 def _wants_json(request) -> bool:
-    # A browser's own form POST prefers text/html; only script (fetch) asks for JSON.
-    return request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+    # A browser's own form POST prefers text/html and cannot send a JSON body; only script
+    # (fetch) asks for JSON or sends it, and a cross-site script's JSON body needs a CORS
+    # preflight first, which only allowed origins pass.
+    return (
+        request.content_type == "application/json"
+        or request.get_preferred_type(["text/html", "application/json"]) == "application/json"
+    )
 
 
 def _own_origin(request) -> str:

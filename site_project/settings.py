@@ -34,7 +34,9 @@ def _local_secret_key() -> str:
 
 
 DEBUG = env.bool("DEBUG", default=False)
-SECRET_KEY = env("SECRET_KEY", default=None) or _local_secret_key()
+# Made up only for development: in production every server must sign with the same key, so
+# without one the site refuses to start (site_project/checks.py).
+SECRET_KEY = env("SECRET_KEY", default=None) or (_local_secret_key() if DEBUG else "")
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 # The web server's port. Under honcho (make run) every process gets a PORT of its own, and
@@ -49,6 +51,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "inbox_intake",
+    "site_project",
 ]
 
 MIDDLEWARE = [

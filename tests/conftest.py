@@ -13,10 +13,22 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
 
 from inbox_intake.models import Submission
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# The property-based tests (test_fuzz.py): FUZZ_EXAMPLES examples each (more for a longer hunt),
+# with no deadline, since a request's time varies with the machine's load.
+hypothesis_settings.register_profile(
+    "intake",
+    max_examples=int(os.environ.get("FUZZ_EXAMPLES", "200")),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+hypothesis_settings.load_profile("intake")
 #: A site allowed to embed the form, in the tests that need one.
 LANDING = "https://landing.example"
 

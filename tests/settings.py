@@ -29,4 +29,10 @@ os.environ["INBOX_INTAKE_WIX_SANDBOX"] = "true"
 os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inbox-intake-test-metrics-")
 os.environ["WIX_API_BASE_URL"] = "http://127.0.0.1:9/wix-sandbox"  # each test sets its own
 
+import secrets  # noqa: E402
+
 from site_project.settings import *  # noqa: E402, F403
+
+# DEBUG is off, as in production, so no key is made up (site_project/checks.py): the run makes up
+# its own, which the worker processes it starts are given.
+SECRET_KEY = os.environ.get("SECRET_KEY") or secrets.token_urlsafe(50)

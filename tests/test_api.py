@@ -12,8 +12,10 @@ from kombu.exceptions import OperationalError
 
 from inbox_intake import protection
 from inbox_intake.conf import intake_settings
+from inbox_intake.forms import ContactForm
 from inbox_intake.models import Submission
 from site_project.celery import app as celery_app
+from site_project.forms import QuoteRequestForm
 from tests.conftest import LANDING
 
 FORM_URL = "/intake/contact/"
@@ -46,10 +48,10 @@ def errors(response) -> dict:
     return response.json()["errors"]
 
 
-def post_json(data):
+def post_json(data, url=FORM_URL):
     """POST to the JSON endpoint as a page on LANDING would, outside any test transaction."""
     return Client().post(
-        FORM_URL,
+        url,
         json.dumps(data),
         content_type="application/json",
         headers={"Accept": "application/json", "Origin": LANDING},
@@ -249,7 +251,78 @@ def test_malformed_json_is_400(api, body, message):
     assert errors(response) == {"__all__": [{"message": message, "code": "malformed_body"}]}
 
 
+@pytest.mark.django_db
+@pytest.mark.parametrize("field", ["first_name", "message", "next", "cf-turnstile-response"])
+def test_a_lone_surrogate_is_400_naming_the_field_and_nothing_is_saved(api, contact_data, field):
+    contact_data[field] = "x\udfff"
+    # json.dumps writes it as the escape \udfff, as the review's curl did.
+    response, callbacks = api(contact_data)
+
+    assert response.status_code == 400
+    [error] = errors(response)[field]
+    assert error["code"] == "lone_surrogate"
+    assert f"“{field}”" in error["message"]
+    assert not Submission.objects.exists()
+    assert not callbacks
+
+
+@pytest.mark.django_db
+def test_a_form_encoded_body_django_will_not_read_is_400_in_json(api, contact_data):
+    body = urlencode(contact_data)
+
+    response, _ = api(body, content_type="application/x-www-form-urlencoded; charset=utf-7")
+
+    assert response.status_code == 400
+    assert errors(response)["__all__"][0]["code"] == "malformed_body"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("value", [False, 20260101, 1.5])
+def test_a_number_or_boolean_for_a_date_is_a_field_error(value):
+    """Found by schemathesis: Django's DateField failed (500) on anything but text."""
+    data = {"name": "Jane", "email": "j@example.com", "service": "web", "details": "Hi"}
+
+    response = post_json(data | {"start_date": value}, url="/intake/quote/")
+
+    assert response.status_code == 400
+    assert errors(response)["start_date"][0]["code"] == "invalid"
+
+
+@pytest.mark.django_db
+def test_deeply_nested_json_is_400(api):
+    response, _ = api("[" * 100_000)
+
+    assert response.status_code == 400
+    assert errors(response)["__all__"][0]["code"] == "malformed_body"
+    assert "nests more than" in errors(response)["__all__"][0]["message"]
+
+
+@pytest.mark.django_db
+def test_a_json_body_without_accept_is_the_json_endpoint_too(contact_data):
+    client = Client(enforce_csrf_checks=True)
+
+    response = client.post(FORM_URL, json.dumps(contact_data), content_type="application/json")
+
+    assert response.status_code == 201
+    assert response.json()["reference"] == str(Submission.objects.get().reference)
+
+
 # --- 403, 413, 415, 429, 503 ---------------------------------------------------------------------
+
+
+@pytest.mark.django_db
+def test_refused_requests_count_against_the_clients_rate_limit(api, contact_data, settings):
+    settings.INBOX_INTAKE_RATE_LIMIT_PER_IP = 4
+    settings.INBOX_INTAKE_MAX_REQUEST_BYTES = 10_000
+    api("{oops")  # 400
+    api(contact_data, origin="https://evil.example")  # 403
+    api("x" * 20_000)  # 413
+    api("first_name=Jane", content_type="text/plain")  # 415
+
+    response, _ = api(contact_data)
+
+    assert response.status_code == 429
+    assert not Submission.objects.exists()
 
 
 @pytest.mark.django_db
@@ -423,6 +496,23 @@ def test_schema_tells_the_captcha_widget_but_never_the_secret(client, settings):
         "widget_class": "h-captcha",
     }
     assert b"the-secret" not in response.content
+
+
+def test_openapi_document_lists_every_forms_fields_and_every_answer(client):
+    response = client.get("/intake/openapi.json")
+
+    document = response.json()
+    assert response.status_code == 200
+    assert document["openapi"].startswith("3.")
+    assert set(document["paths"]) == {"/intake/contact/", "/intake/quote/"}
+    for path, form_class in (
+        ("/intake/contact/", ContactForm),
+        ("/intake/quote/", QuoteRequestForm),
+    ):
+        post = document["paths"][path]["post"]
+        schema = post["requestBody"]["content"]["application/json"]["schema"]
+        assert set(form_class.base_fields) <= set(schema["properties"])
+        assert set(post["responses"]) == {"201", "400", "403", "413", "415", "429", "503"}
 
 
 def test_embed_script_is_served_per_form_as_javascript(client):

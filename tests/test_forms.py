@@ -70,10 +70,19 @@ def test_oversized_name_is_refused(contact_data):
     assert "first_name" in ContactForm(contact_data).errors
 
 
-def test_anonymous_visitor_id_must_look_like_a_wix_id(contact_data):
-    contact_data["anonymous_visitor_id"] = "<script>"
+@pytest.mark.parametrize(
+    "visitor_id", ["<script>", "-" * 36, "0" * 36, "88888888-8888-4888-8888-88888888888g"]
+)
+def test_anonymous_visitor_id_must_be_a_guid(contact_data, visitor_id):
+    contact_data["anonymous_visitor_id"] = visitor_id
 
     assert "anonymous_visitor_id" in ContactForm(contact_data).errors
+
+
+def test_anonymous_visitor_id_may_be_a_guid_in_either_case(contact_data):
+    contact_data["anonymous_visitor_id"] = "8888AAAA-8888-4888-8888-888888888888"
+
+    assert ContactForm(contact_data).is_valid()
 
 
 def test_wix_rows_use_human_labels_in_form_order(contact_data):

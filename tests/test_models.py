@@ -8,6 +8,7 @@ import threading
 from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count
@@ -171,6 +172,7 @@ print(json.dumps(StatusTally.counts()))
     environment = os.environ | {
         "DJANGO_SETTINGS_MODULE": "site_project.settings",
         "DATABASE_URL": f"sqlite:///{tmp_path / 'db.sqlite3'}",
+        "SECRET_KEY": settings.SECRET_KEY,
     }
     manage = [sys.executable, "manage.py"]
     for command in (["migrate", "--no-input", "-v", "0"], ["shell", "-c", script]):

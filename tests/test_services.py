@@ -1,10 +1,12 @@
 """Delivery, relay, retry and discard, against the Wix sandbox over real HTTP on loopback."""
 
+import json
 import random
 from datetime import timedelta
 
 import pytest
 from django.core.management import call_command
+from django.db.models import JSONField
 from django.utils import timezone
 
 from inbox_intake import services
@@ -93,6 +95,21 @@ def test_an_existing_wix_contact_is_reused_not_duplicated(
     assert SandboxContact.objects.count() == 1
     creates = ApiCall.objects.filter(path="/contacts/v4/contacts").values_list("status", flat=True)
     assert list(creates) == [200, 409], "created once by the test, then refused as a duplicate"
+
+
+def test_one_mailbox_written_three_ways_is_one_wix_contact(
+    sandbox_url, make_submission, transactional_db
+):
+    spellings = ["jane@ex\u00e4mple.com", "jane@exa\u0308mple.com", "jane@XN--EXMPLE-CUA.com"]
+
+    delivered = [services.deliver(make_submission(data={"email": e}).pk) for e in spellings]
+
+    assert [submission.status for submission in delivered] == [Status.SENT] * 3
+    assert SandboxContact.objects.count() == 1
+    assert WixParticipant.objects.get().key == "email:jane@xn--exmple-cua.com"
+    create = json.loads(ApiCall.objects.get(path="/contacts/v4/contacts").body)
+    assert create["info"]["emails"]["items"][0]["email"] == "jane@xn--exmple-cua.com"
+    assert [submission.data["email"] for submission in delivered] == spellings  # as typed
 
 
 def test_a_linked_member_uses_the_member_id(sandbox_url, make_submission, transactional_db):
@@ -502,6 +519,40 @@ def test_oauth_app_credentials_deliver_with_one_token(
     assert ApiCall.objects.filter(path="/oauth2/token").count() == 1
     send = ApiCall.objects.filter(path="/inbox/v2/messages").first()
     assert "wix-site-id" not in send.headers
+
+
+def test_a_refused_oauth_token_request_fails_as_an_auth_error(
+    sandbox_url, make_submission, settings, transactional_db
+):
+    settings.INBOX_INTAKE_WIX_SANDBOX = False
+    settings.WIX_APP_ID = "not-an-app"
+    settings.WIX_APP_SECRET = "wrong"
+    settings.WIX_APP_INSTANCE_ID = "nowhere"
+    settings.WIX_API_BASE_URL = sandbox_url + "/no-such-prefix"  # the token endpoint answers 404
+
+    failed = services.deliver(make_submission().pk)
+
+    assert failed.status == Status.FAILED
+    assert failed.last_error.startswith("The OAuth access token request failed")
+    assert failed.attempts.get().outcome == Outcome.PERMANENT
+
+
+def test_a_row_with_a_lone_surrogate_is_delivered(
+    sandbox_url, make_submission, transactional_db, monkeypatch
+):
+    submission = make_submission()
+    read = JSONField.from_db_value
+
+    def as_sqlite_can_store_it(field, *args):
+        data = read(field, *args)
+        return data | {"message": "Hi \udfff"} if field.model is Submission else data
+
+    monkeypatch.setattr(JSONField, "from_db_value", as_sqlite_can_store_it)
+
+    delivered = services.deliver(submission.pk)
+
+    assert delivered.status == Status.SENT
+    assert form_fields(SandboxMessage.objects.get())["Message"] == "Hi \ufffd"
 
 
 def test_an_unexpected_error_is_recorded_not_left_stuck(make_submission, monkeypatch):

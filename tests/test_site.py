@@ -1,4 +1,5 @@
-"""The example site configured as a production site would be, from the environment alone."""
+"""The example site (site_project/): its own checks, and its configuration as a production site
+would have it, from the environment alone."""
 
 import os
 import secrets
@@ -27,7 +28,8 @@ PRODUCTION = {
 
 @pytest.fixture
 def manage(tmp_path):
-    """Run manage.py of the example site with `variables` as its whole configuration."""
+    """Run manage.py of the example site with `variables` as its whole configuration (a
+    variable given as None is left unset)."""
 
     def run(*args, **variables):
         env = {
@@ -40,6 +42,7 @@ def manage(tmp_path):
             "SECRET_KEY": secrets.token_urlsafe(60),
             **variables,
         }
+        env = {name: value for name, value in env.items() if value is not None}
         return subprocess.run(
             [sys.executable, "manage.py", *args],
             cwd=ROOT,
@@ -66,3 +69,27 @@ def test_check_deploy_names_what_is_missing(manage):
 
     assert done.returncode == 1
     assert "security.W004" in done.stderr, "HSTS off is reported"
+
+
+def test_without_a_secret_key_and_with_debug_off_the_site_refuses_to_start(manage, tmp_path):
+    done = manage("check", DEBUG="false", SECRET_KEY=None, WIX_API_KEY="key", WIX_SITE_ID="site")
+
+    assert done.returncode != 0
+    assert "site_project.E001" in done.stderr
+    assert "SECRET_KEY is not set, and DEBUG is off." in done.stderr
+    assert not (tmp_path / "secret_key").exists()
+
+
+def test_make_run_keeps_its_generated_key(manage, tmp_path):
+    done = manage("check", DEBUG="true", SECRET_KEY=None)
+
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "secret_key").exists()
+
+
+def test_a_secret_key_from_the_environment_is_enough(manage):
+    done = manage(
+        "check", DEBUG="false", SECRET_KEY="k" * 50, WIX_API_KEY="key", WIX_SITE_ID="site"
+    )
+
+    assert done.returncode == 0, done.stderr

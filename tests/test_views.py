@@ -436,3 +436,25 @@ def test_the_form_page_sits_in_the_sites_layout_through_a_template_override(clie
 
     assert 'class="site-header"' in page
     assert "inbox_intake/form.css" in page
+
+
+@pytest.mark.django_db
+def test_a_bad_anonymous_visitor_id_is_shown_on_the_page(post_form, contact_data):
+    """Found by the fuzz tests: the hidden field's error was not shown, a 400 with no reason."""
+    response, _ = post_form(contact_data | {"anonymous_visitor_id": "-" * 36})
+
+    assert response.status_code == 400
+    assert "This is not a valid Wix visitor id." in response.content.decode()
+
+
+@pytest.mark.django_db
+def test_a_name_longer_than_its_column_is_kept_whole_in_the_data(post_form, contact_data):
+    """Found by the fuzz tests: two 1,000-character name parts overflowed the name column."""
+    contact_data |= {"first_name": "J" * 1000, "last_name": "D" * 1000}
+
+    response, _ = post_form(contact_data)
+
+    assert response.status_code == 302
+    submission = Submission.objects.get()
+    assert len(submission.name) == Submission.NAME_MAX_LENGTH
+    assert submission.data["last_name"] == "D" * 1000

@@ -18,6 +18,7 @@ from inbox_intake.wix import (
     WixNotFoundError,
     WixPermanentError,
     WixRateLimitError,
+    WixTokenError,
     WixTransientError,
     WixValidationError,
 )
@@ -488,6 +489,27 @@ def test_oauth_bad_credentials_are_an_auth_error(mocked, oauth_client):
     mocked.post(f"{BASE}/oauth2/token", status=401, json={"error": "invalid_client"})
 
     with pytest.raises(WixAuthError):
+        oauth_client.get_or_create_conversation({"contactId": CONTACT})
+
+
+@pytest.mark.parametrize("status", [400, 403, 404])
+def test_a_refused_token_request_is_a_token_error_never_a_missing_conversation(
+    mocked, oauth_client, status
+):
+    mocked.post(f"{BASE}/oauth2/token", status=status, json={"message": "no such app"})
+
+    with pytest.raises(WixTokenError) as refused:
+        oauth_client.get_or_create_conversation({"contactId": CONTACT})
+
+    assert isinstance(refused.value, WixAuthError)
+    assert str(refused.value).startswith("The OAuth access token request failed: ")
+    assert refused.value.status == status
+
+
+def test_a_token_endpoint_outage_stays_transient(mocked, oauth_client):
+    mocked.post(f"{BASE}/oauth2/token", status=503)
+
+    with pytest.raises(WixTransientError):
         oauth_client.get_or_create_conversation({"contactId": CONTACT})
 
 

@@ -10,6 +10,7 @@ from .errors import (
     WixNotFoundError,
     WixPermanentError,
     WixRateLimitError,
+    WixTokenError,
     WixTransientError,
     WixValidationError,
 )
@@ -27,6 +28,7 @@ __all__ = [
     "WixNotFoundError",
     "WixPermanentError",
     "WixRateLimitError",
+    "WixTokenError",
     "WixTransientError",
     "WixValidationError",
 ]

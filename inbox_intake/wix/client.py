@@ -24,6 +24,7 @@ from .errors import (
     WixNotFoundError,
     WixPermanentError,
     WixRateLimitError,
+    WixTokenError,
     WixTransientError,
     WixValidationError,
 )
@@ -195,10 +196,22 @@ class WixClient:
             data=_json(payload).encode(),
         )
         if response.status_code != 200:
-            raise _error_from_response(response, "POST /oauth2/token", idempotent=True)
+            error = _error_from_response(response, "POST /oauth2/token", idempotent=True)
+            if isinstance(error, WixTransientError):
+                raise error  # Wix busy or down (429, 5xx): a later attempt may get a token
+            # Any other answer (a 404 too: it is not a missing contact or conversation) means
+            # the app's credentials are wrong.
+            raise WixTokenError(
+                f"The OAuth access token request failed: {error.message}",
+                status=error.status,
+                code=error.code,
+                request_id=error.request_id,
+            )
         answer = _json_answer(response, "POST /oauth2/token", idempotent=True)
         if not answer.get("access_token"):
-            raise WixAuthError("Wix answered the token request without an access token.")
+            raise WixTokenError(
+                "The OAuth access token request failed: Wix answered without an access token."
+            )
         return answer
 
     # --- Transport ------------------------------------------------------------------------------

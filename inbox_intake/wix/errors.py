@@ -64,6 +64,11 @@ class WixAuthError(WixPermanentError):
     """HTTP 401/403: a missing or wrong API key, site id, or permission."""
 
 
+class WixTokenError(WixAuthError):
+    """The OAuth token request was refused (wrong app id, secret or instance id; any answer but a
+    temporary failure): no call can be made until the app's credentials are fixed."""
+
+
 class WixNotFoundError(WixPermanentError):
     """HTTP 404: the contact or conversation does not exist (or no longer does)."""
 
