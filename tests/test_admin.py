@@ -390,7 +390,7 @@ def test_retry_now_requeues_and_says_so(
     assert submission.status == Status.QUEUED
     assert len(callbacks) == 1, "the relay enqueued it at once"
     assert response.redirect_chain[-1][0] == detail_url(submission)
-    assert messages_of(response) == ["1 submission(s) queued for delivery."]
+    assert messages_of(response) == ["1 submission queued for delivery."]
 
 
 def test_retry_now_on_a_sent_submission_says_why_nothing_happened(admin_client, make_submission):
@@ -400,9 +400,7 @@ def test_retry_now_on_a_sent_submission_says_why_nothing_happened(admin_client, 
 
     sent.refresh_from_db()
     assert sent.status == Status.SENT
-    assert messages_of(response) == [
-        "0 submission(s) queued for delivery. Skipped: 1 already sent."
-    ]
+    assert messages_of(response) == ["0 submissions queued for delivery. Skipped: 1 already sent."]
 
 
 def test_discard_stops_delivery_and_says_so(admin_client, submission):
@@ -410,7 +408,7 @@ def test_discard_stops_delivery_and_says_so(admin_client, submission):
 
     submission.refresh_from_db()
     assert submission.status == Status.DISCARDED
-    assert messages_of(response) == ["1 submission(s) discarded."]
+    assert messages_of(response) == ["1 submission discarded."]
 
 
 def test_retry_and_discard_buttons_only_answer_post(admin_client, submission):
@@ -492,7 +490,7 @@ def test_retry_action_requeues_and_says_why_others_were_skipped(
     assert failed.status == Status.QUEUED
     assert len(callbacks) == 1
     assert messages_of(response) == [
-        "1 submission(s) queued for delivery. "
+        "1 submission queued for delivery. "
         "Skipped: 1 already sent, 1 being sent right now, 1 discarded."
     ]
 
@@ -509,7 +507,7 @@ def test_discard_action(admin_client, make_submission):
 
     queued.refresh_from_db()
     assert queued.status == Status.DISCARDED
-    assert messages_of(response) == ["1 submission(s) discarded. Skipped: 1 already sent."]
+    assert messages_of(response) == ["1 submission discarded. Skipped: 1 already sent."]
 
 
 def test_retry_all_failed_takes_thousands_in_a_few_queries(
@@ -531,7 +529,7 @@ def test_retry_all_failed_takes_thousands_in_a_few_queries(
     sent.refresh_from_db()
     assert sent.status == Status.SENT
     page = retry_client.get(response.url)
-    assert messages_of(page) == ["3000 submission(s) queued for delivery."]
+    assert messages_of(page) == ["3000 submissions queued for delivery."]
 
 
 # --- CSV export ---------------------------------------------------------------------------------

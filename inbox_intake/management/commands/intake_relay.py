@@ -3,6 +3,7 @@ import time
 from django.core.management.base import BaseCommand
 
 from inbox_intake import services
+from inbox_intake.text import submissions
 
 
 class Command(BaseCommand):
@@ -20,7 +21,9 @@ class Command(BaseCommand):
             total = 0
             while enqueued := services.relay_due_submissions():
                 total += enqueued
-            self.stdout.write(f"Enqueued {total} due submission(s).")
+            # A loop left running says something only when it did something.
+            if total or not loop:
+                self.stdout.write(f"Enqueued {submissions(total)} that were due.")
             if not loop:
                 return
             time.sleep(interval)
