@@ -685,16 +685,21 @@ class DayOutcome:
     day: date
     sent: int
     failed: int
+    #: Received but neither sent nor failed: still waiting, discarded, or spam.
+    other: int
+
+    @property
+    def received(self) -> int:
+        return self.sent + self.failed + self.other
 
 
 def daily_outcomes(*, days: int = 30) -> list[DayOutcome]:
     """Of the submissions received on each of the last `days` days (today included), how many
-    were sent and how many failed, in one query. Every day is listed, quiet ones as zeros."""
+    were sent, failed, or neither, in one query. Every day is listed, quiet ones as zeros."""
     first_day = timezone.localdate() - timedelta(days=days - 1)
     rows = (
         Submission.objects.filter(
             created_at__gte=timezone.make_aware(datetime.combine(first_day, time.min)),
-            status__in=(Status.SENT, Status.FAILED),
         )
         .annotate(day=TruncDate("created_at"))
         .order_by()
@@ -704,10 +709,12 @@ def daily_outcomes(*, days: int = 30) -> list[DayOutcome]:
     by_day = defaultdict(Counter)
     for day, status, count in rows:
         by_day[day][status] = count
-    return [
-        DayOutcome(day, by_day[day][Status.SENT], by_day[day][Status.FAILED])
-        for day in (first_day + timedelta(days=offset) for offset in range(days))
-    ]
+    outcomes = []
+    for day in (first_day + timedelta(days=offset) for offset in range(days)):
+        counts = by_day[day]
+        sent, failed = counts.pop(Status.SENT, 0), counts.pop(Status.FAILED, 0)
+        outcomes.append(DayOutcome(day, sent, failed, other=sum(counts.values())))
+    return outcomes
 
 
 def search_submissions(queryset, term: str):

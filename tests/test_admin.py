@@ -12,7 +12,7 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from inbox_intake.admin import EstimatedCountPaginator
 from inbox_intake.models import DeliveryAttempt, Submission
@@ -82,19 +82,21 @@ def test_changelist_columns(admin_client, submission):
     page = admin_client.get(CHANGELIST).content.decode()
 
     headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page)
-    assert headers == [
-        "received",
-        "name",
-        "email",
-        "intake_form",
-        "status_badge",
-        "attempts",
-        "short_error",
-        "sent_at",
-    ]
+    assert headers == ["received_with_form", "submitter", "delivery", "short_error"]
+    assert '<span class="intake-quiet">contact form</span>' in page
     assert '<span class="intake-status intake-status--failed">Failed</span>' in page
-    assert 'class="field-attempts">1<' in page
+    assert '<span class="intake-quiet">1 attempt</span>' in page
     assert 'title="POST /inbox/v2/messages: unauthorized · HTTP 401"' in page
+
+
+def test_the_list_shows_the_total_attempts_and_when_it_was_sent(admin_client, make_submission):
+    sent_at = timezone.now()
+    make_submission(status=Status.SENT, attempt_count=7, attempts_since_retry=1, sent_at=sent_at)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+
+    sent = formats.localize(timezone.localtime(sent_at))
+    assert f'<span class="intake-quiet">7 attempts, sent {sent}</span>' in page
 
 
 def test_a_long_last_error_is_shortened_in_the_list(admin_client, make_submission):
@@ -102,7 +104,7 @@ def test_a_long_last_error_is_shortened_in_the_list(admin_client, make_submissio
 
     page = admin_client.get(CHANGELIST).content.decode()
 
-    assert f">{'x' * 79}…</span>" in page
+    assert f">{'x' * 199}…</span>" in page
 
 
 @pytest.mark.parametrize("query", ["", "?status__exact=failed", "?q=jane", "?form=contact"])
@@ -238,13 +240,34 @@ def test_summary_counts_every_status_and_charts_the_last_30_days(admin_client, m
         "discarded": "0",
         "spam": "0",
     }
-    days = re.findall(r"<title>[^<]*: (\d+) sent, (\d+) failed</title>", page)
+    days = re.findall(
+        r"<title>[^<]*: (\d+) received: (\d+) sent, (\d+) failed, (\d+) other</title>", page
+    )
     assert len(days) == 30
-    assert days[-1] == ("3", "1")
-    assert days[-4] == ("2", "0")
-    assert sum(int(sent) for sent, _ in days) == 5
-    assert sum(int(failed) for _, failed in days) == 1, "40 days ago is off the chart"
-    assert "5 sent," in page and "1 failed." in page
+    assert days[-1] == ("5", "3", "1", "1")
+    assert days[-4] == ("2", "2", "0", "0")
+    assert sum(int(sent) for _, sent, _, _ in days) == 5
+    assert sum(int(failed) for _, _, failed, _ in days) == 1, "40 days ago is off the chart"
+    caption = re.search(r'<figcaption id="intake-chart-caption">(.*?)</figcaption>', page, re.S)[1]
+    caption = re.sub(r"<[^>]+>|\s+", " ", caption).split()
+    assert " ".join(caption) == (
+        "Received in the last 30 days: 7, by day: 5 sent, 1 failed, "
+        "1 other (waiting, discarded or spam). Busiest day: 5 received."
+    )
+
+
+def test_the_caption_counts_every_status_it_claims(admin_client, make_submission):
+    """Each status received today is in the day's bar and the caption's total."""
+    today = timezone.localtime().replace(hour=12)
+    for status in Status.values:
+        make_submission(status=status, received=today)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+
+    day = re.findall(r"<title>[^<]*: (\d+) received: (\d+) sent, (\d+) failed, (\d+) other", page)
+    assert day[-1] == (str(len(Status.values)), "1", "1", str(len(Status.values) - 2))
+    assert f"Received in the last 30 days: {len(Status.values)}, by day:" in page
+    assert f"Busiest day: {len(Status.values)} received." in page
     assert "<svg" in page and "<script" not in page.split("<svg")[1].split("</svg>")[0]
 
 
