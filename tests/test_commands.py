@@ -217,3 +217,36 @@ def test_purge_reports_each_batch(make_submission, settings):
 def test_purge_rejects_a_bad_age(db):
     with pytest.raises(CommandError, match="not a duration"):
         run("intake_purge", "--older-than", "3 months")
+
+
+def test_demo_admin_keeps_its_login_private_and_announces_it(live_server, tmp_path):
+    login_file = tmp_path / "var" / "demo_login"
+
+    created = run("intake_demo_admin", "--login-file", str(login_file))
+    again = run("intake_demo_admin", "--login-file", str(login_file))
+    banner = run(
+        "intake_demo_admin", "--login-file", str(login_file), "--announce", live_server.url
+    )
+
+    username, password = login_file.read_text().split()
+    assert oct(login_file.stat().st_mode & 0o777) == "0o600"
+    assert created == f"Created the demo admin 'admin' (login in {login_file}).\n"
+    assert again == ""
+    assert f"Inbox Intake is up on {live_server.url}/" in banner
+    assert f"{live_server.url}/admin/   log in as admin / {password}" in banner
+    assert "Forgot the password? .venv/bin/python manage.py changepassword admin" in banner
+
+
+def test_demo_admin_says_when_its_password_was_changed(live_server, tmp_path, django_user_model):
+    login_file = tmp_path / "demo_login"
+    run("intake_demo_admin", "--login-file", str(login_file))
+    user = django_user_model.objects.get(username="admin")
+    user.set_password("changed-by-hand-123")
+    user.save()
+
+    banner = run(
+        "intake_demo_admin", "--login-file", str(login_file), "--announce", live_server.url
+    )
+
+    assert "log in as admin (its password was changed since it was created)" in banner
+    assert "changepassword admin" in banner

@@ -406,7 +406,9 @@ def test_each_registered_form_has_its_page_embed_and_schema(client):
     page = client.get("/intake/quote/").content.decode()
 
     assert "<h1>Request a quote</h1>" in page
-    assert "<legend>Features</legend>" in page, "several choices form one fieldset"
+    assert '<legend>Features <span class="optional">(optional)</span></legend>' in page, (
+        "several choices form one fieldset"
+    )
     assert 'type="date"' in page
     assert client.get("/intake/quote/embed/").status_code == 200
     assert client.get("/intake/quote/embed.js").status_code == 200
@@ -435,3 +437,12 @@ def test_the_form_page_sits_in_the_sites_layout_through_a_template_override(clie
 
     assert 'class="site-header"' in page
     assert "inbox_intake/form.css" in page
+
+
+def test_labels_have_no_colon_and_optional_fields_say_so(client):
+    page = client.get("/intake/contact/").content.decode()
+
+    assert '<label for="id_first_name">First name</label>' in page
+    assert '<label for="id_phone">Phone <span class="optional">(optional)</span></label>' in page
+    assert '<label for="id_subscribe_newsletter">Subscribe to newsletter</label>' in page
+    assert ":</label>" not in page
