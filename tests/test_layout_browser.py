@@ -5,7 +5,7 @@ as a screenshot under var/screenshots/ for people to look at."""
 import pytest
 
 from inbox_intake import services
-from inbox_intake.models import Submission
+from inbox_intake.models import DeliveryAttempt, Submission
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -34,6 +34,17 @@ def pages(live_server, sandbox_url, make_submission, admin_user, transactional_d
             last_error=LONG_ERROR if status in ("failed", "retrying") else "",
         )
     failed = Submission.objects.filter(status="failed").first()
+    for outcome, status, code in (("transient", 503, ""), ("permanent", 401, "UNAUTHENTICATED")):
+        DeliveryAttempt.objects.create(
+            submission=failed,
+            started_at=failed.created_at,
+            finished_at=failed.created_at,
+            outcome=outcome,
+            http_status=status,
+            wix_error_code=code,
+            request_id="3f2c9a1e-7d4b-4c1a-9e8f-0a1b2c3d4e5f",
+            error="POST /inbox/v2/messages: the API key is not valid for this site",
+        )
     return {
         "admin-list": f"{live_server.url}/admin/inbox_intake/submission/",
         "admin-detail": f"{live_server.url}/admin/inbox_intake/submission/{failed.pk}/change/",
