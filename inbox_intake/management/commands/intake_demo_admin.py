@@ -74,5 +74,5 @@ def _write_private(path: Path, text: str) -> None:
 def _answers(url: str) -> bool:
     try:
         return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except requests.RequestException:  # refused, or too slow to answer yet
         return False
