@@ -6,6 +6,10 @@ INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := conformance/node_modules/.installed
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 CHROMIUM := /usr/bin/chromium
+# make run is a local run: DEBUG on unless set, which (with no Wix credentials) means sandbox mode
+# for every command it runs, migrate included.
+LOCAL := DEBUG=$${DEBUG:-true}
+VAR_DIR = $${INBOX_INTAKE_VAR_DIR:-var}
 
 .PHONY: run test lint format setup migrate demo-admin lock clean bench
 
@@ -29,19 +33,20 @@ setup: $(INSTALLED)
 
 # The development targets run with DEBUG on, as `make run` does (and so with its generated key).
 migrate: setup
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py migrate --noinput
+	$(LOCAL) $(BIN)/python manage.py migrate --noinput
 
 demo-admin: migrate
-	DEBUG=$${DEBUG:-true} $(BIN)/python manage.py intake_demo_admin
+	$(LOCAL) $(BIN)/python manage.py intake_demo_admin --login-file "$(VAR_DIR)/demo_login"
 
 # The Procfile's processes (web, worker, beat) under honcho; Ctrl-C stops them all. honcho gives
 # each process a PORT of its own: SITE_PORT keeps the web server's, which the worker needs to
-# reach the sandbox that the web server serves.
+# reach the sandbox that the web server serves. Once the site answers, a banner gives its
+# addresses and the demo login.
 run: demo-admin
 	@port=$${PORT:-8000}; \
-	echo; echo "Inbox Intake on http://127.0.0.1:$$port/ : the contact form at /intake/contact/," \
-	  "the admin at /admin/, the Wix sandbox at /wix-sandbox/. Ctrl-C stops everything."; echo; \
-	DEBUG=$${DEBUG:-true} SITE_PORT=$$port PATH="$(CURDIR)/$(BIN):$$PATH" \
+	$(LOCAL) $(BIN)/python manage.py intake_demo_admin --login-file "$(VAR_DIR)/demo_login" \
+	  --announce "http://127.0.0.1:$$port/" & \
+	$(LOCAL) SITE_PORT=$$port PATH="$(CURDIR)/$(BIN):$$PATH" \
 	  exec $(BIN)/honcho start --port $$port
 
 lint: setup

@@ -33,6 +33,7 @@ from . import services
 from .forms import registered_forms
 from .messages import MessageTooLarge
 from .models import DeliveryAttempt, StatusTally, Submission, WixMemberLink
+from .text import attempts as attempts_text
 
 Status = Submission.Status
 
@@ -153,21 +154,23 @@ class StatusCount(NamedTuple):
 
 
 @dataclass(frozen=True)
+class BarSegment:
+    kind: str  # "sent", "failed" or "other": its colour
+    y: float
+    height: float
+
+
+@dataclass(frozen=True)
 class ChartBar:
-    day: date
-    sent: int
-    failed: int
+    outcome: services.DayOutcome
     x: float
-    sent_y: float
-    sent_height: float
-    failed_y: float
-    failed_height: float
+    segments: list[BarSegment]
 
 
 class OutcomeChart:
-    """Where the summary's bars go: one a day, sent at the bottom and failed stacked on top, all
-    on one scale, with room below for the first and last dates. The template draws them as
-    inline SVG."""
+    """Where the summary's bars go: one a day, the day's received submissions stacked (sent at the
+    bottom, then failed, then the others), all on one scale, with room below for the first and
+    last dates. The template draws them as inline SVG."""
 
     bars_height = 80
     labels_height = 16
@@ -178,27 +181,23 @@ class OutcomeChart:
         self.width = len(days) * self.pitch
         self.height = self.bars_height + self.labels_height
         self.label_y = self.height - 3
-        self.peak = max((day.sent + day.failed for day in days), default=0)
+        self.peak = max((day.received for day in days), default=0)
+        self.total_received = sum(day.received for day in days)
         self.total_sent = sum(day.sent for day in days)
         self.total_failed = sum(day.failed for day in days)
+        self.total_other = sum(day.other for day in days)
         self.first_day, self.last_day = days[0].day, days[-1].day
         scale = self.bars_height / (self.peak or 1)
         self.bars = []
         for index, day in enumerate(days):
-            sent_height = round(day.sent * scale, 1)
-            failed_height = round(day.failed * scale, 1)
-            self.bars.append(
-                ChartBar(
-                    day=day.day,
-                    sent=day.sent,
-                    failed=day.failed,
-                    x=index * self.pitch + (self.pitch - self.bar_width) / 2,
-                    sent_y=self.bars_height - sent_height,
-                    sent_height=sent_height,
-                    failed_y=round(self.bars_height - sent_height - failed_height, 1),
-                    failed_height=failed_height,
-                )
-            )
+            segments, top = [], float(self.bars_height)
+            for kind in ("sent", "failed", "other"):
+                if count := getattr(day, kind):
+                    height = round(count * scale, 1)
+                    top = round(top - height, 1)
+                    segments.append(BarSegment(kind, top, height))
+            x = index * self.pitch + (self.pitch - self.bar_width) / 2
+            self.bars.append(ChartBar(day, x, segments))
 
 
 class DeliveryAttemptInline(admin.TabularInline):
@@ -234,23 +233,17 @@ class DeliveryAttemptInline(admin.TabularInline):
 
 @admin.register(Submission)
 class SubmissionAdmin(admin.ModelAdmin):
-    list_display = (
-        "received",
-        "name",
-        "email",
-        "intake_form",
-        "status_badge",
-        "attempts",
-        "short_error",
-        "sent_at",
-    )
+    # Four columns, so that the list fits a laptop screen beside the admin's sidebar and filters:
+    # the form under the date, who in one cell, the delivery's state (attempts, when sent) under
+    # its badge, and the last error cut to two lines (all of it on hover).
+    list_display = ("received_with_form", "submitter", "delivery", "short_error")
     list_filter = ("status", FormFilter, ("created_at", ReceivedFilter))
     # The fields searched; get_search_results says how, so that each lookup can use an index.
     search_fields = ("reference", "wix_message_id", "email", "name")
     search_help_text = "A reference, a Wix message id, an email (or how it starts), or a name."
     date_hierarchy = "created_at"
     ordering = ("-created_at",)
-    sortable_by = ("received", "email")
+    sortable_by = ("received_with_form", "submitter")
     paginator = EstimatedCountPaginator
     show_full_result_count = False
     # Facet counts would count the whole table once per filter; the summary has the counts.
@@ -268,6 +261,7 @@ class SubmissionAdmin(admin.ModelAdmin):
                 "fields": (
                     "status_badge",
                     "attempt_count",
+                    "attempts_since_retry",
                     "next_attempt_at",
                     "last_error",
                     "sent_at",
@@ -361,6 +355,14 @@ class SubmissionAdmin(admin.ModelAdmin):
     def intake_form(self, submission):
         return submission.form_name
 
+    @admin.display(description="received", ordering="created_at")
+    def received_with_form(self, submission):
+        return format_html(
+            '{}<span class="intake-quiet">{} form</span>',
+            self.received(submission),
+            submission.form_name,
+        )
+
     @admin.display(description="status")
     def status_badge(self, submission):
         return format_html(
@@ -369,18 +371,36 @@ class SubmissionAdmin(admin.ModelAdmin):
             submission.get_status_display(),
         )
 
-    @admin.display(description="attempts")
-    def attempts(self, submission):
-        return submission.attempt_count
+    @admin.display(description="submitter", ordering="email")
+    def submitter(self, submission):
+        return format_html(
+            '{}<span class="intake-quiet intake-email" title="{}">{}</span>',
+            submission.name,
+            submission.email,
+            submission.email,
+        )
+
+    @admin.display(description="status")
+    def delivery(self, submission):
+        details = [attempts_text(submission.attempt_count)]
+        if submission.sent_at:
+            sent_at = formats.localize(timezone.localtime(submission.sent_at))
+            details.append(f"sent {sent_at}")
+        return format_html(
+            '{}<span class="intake-quiet">{}</span>',
+            self.status_badge(submission),
+            ", ".join(details),
+        )
 
     @admin.display(description="last error")
     def short_error(self, submission):
         if not submission.last_error:
             return ""
+        # Cut here as well as by CSS: a cell never carries kilobytes of error text.
         return format_html(
-            '<span title="{}">{}</span>',
+            '<span class="intake-clamp" title="{}">{}</span>',
             submission.last_error,
-            Truncator(submission.last_error).chars(80),
+            Truncator(submission.last_error).chars(200),
         )
 
     # --- The detail page

@@ -10,6 +10,7 @@ from django import forms
 from django.core.validators import RegexValidator
 from django.utils.module_loading import import_string
 from django.utils.text import slugify
+from django.utils.translation import ngettext
 
 from .conf import intake_settings
 
@@ -236,7 +237,8 @@ def _registered(slug, options) -> RegisteredForm:
     unknown = set(options) - {"form", *FORM_OPTIONS}
     if unknown:
         raise FormRegistryError(
-            f"{slug!r} has unknown option(s) {', '.join(sorted(unknown))}; "
+            f"{slug!r} has unknown {ngettext('option', 'options', len(unknown))} "
+            f"{', '.join(sorted(unknown))}; "
             f"known: form, {', '.join(FORM_OPTIONS)}."
         )
     form_class = _form_class(slug, options["form"])

@@ -2,8 +2,10 @@ import uuid
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import ngettext
 
 from .text import replace_lone_surrogates
+from .wix.errors import error_text
 
 
 class Submission(models.Model):
@@ -31,7 +33,10 @@ class Submission(models.Model):
     name = models.CharField(max_length=NAME_MAX_LENGTH, blank=True)
 
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
-    attempt_count = models.PositiveIntegerField(default=0)
+    attempt_count = models.PositiveIntegerField(default=0, help_text="Every attempt ever made.")
+    attempts_since_retry = models.PositiveIntegerField(
+        default=0, help_text="Attempts since staff last retried: what the attempt limit counts."
+    )
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     locked_until = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(null=True, blank=True)
@@ -112,7 +117,17 @@ class DeliveryAttempt(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.submission_id} {self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"
+        return f"{self.get_outcome_display()}, {self.started_at:%Y-%m-%d %H:%M:%S}"
+
+    @property
+    def full_error(self) -> str:
+        """The error with its HTTP status, Wix error code and request id, as in a last error."""
+        return error_text(
+            self.error,
+            status=self.http_status,
+            code=self.wix_error_code,
+            request_id=self.request_id,
+        )
 
     @property
     def duration(self):
@@ -178,7 +193,9 @@ class WixRateWindow(models.Model):
     calls = models.PositiveIntegerField(default=0)
 
     def __str__(self) -> str:
-        return f"window {self.window}: {self.calls} call(s)"
+        return ngettext(
+            "window %(window)d: %(count)d call", "window %(window)d: %(count)d calls", self.calls
+        ) % {"window": self.window, "count": self.calls}
 
 
 class AlertState(models.Model):

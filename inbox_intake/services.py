@@ -34,7 +34,7 @@ from .forms import IntakeForm, get_registered_form
 from .logs import log_event
 from .messages import FormMessage, MessageTooLarge, build_form_message
 from .models import DeliveryAttempt, StatusTally, Submission, WixParticipant
-from .text import normalize_email
+from .text import attempts, normalize_email, submissions
 from .throttle import DatabaseRateLimiter
 from .wix import (
     ApiKeyAuth,
@@ -176,6 +176,9 @@ def _wix_client(base_url, credentials: WixCredentials, timeout, per_minute):
             account_id="" if credentials.site_id else credentials.account_id,
         )
     throttle = DatabaseRateLimiter(per_minute) if per_minute else None
+    # Said once per process, when it first delivers (not by every process and command that starts).
+    if intake_settings.uses_sandbox:
+        logger.info("Sandbox mode: delivering to the local Wix sandbox at %s", base_url)
     return WixClient(
         base_url=base_url, auth=auth, timeout=timeout, throttle=throttle, on_call=_heard_wix_call
     )
@@ -272,6 +275,7 @@ def _claim(submission_id: int, now, lease) -> bool:
         status=Status.SENDING,
         locked_until=lease,
         attempt_count=F("attempt_count") + 1,
+        attempts_since_retry=F("attempts_since_retry") + 1,
         updated_at=now,
     )
     return claimed == 1
@@ -430,15 +434,21 @@ def _record_failure(submission, lease: Lease, started_at, error: WixError) -> No
     """Record one failed attempt and decide the submission's next state."""
     now = timezone.now()
     outcome = classify(error)
-    text = str(error)[:2000]
-    gives_up = (
-        outcome == Outcome.PERMANENT
-        or submission.attempt_count >= intake_settings.INBOX_INTAKE_MAX_ATTEMPTS
+    # The attempt's own columns hold the HTTP status, code and request id; the submission's last
+    # error carries them all, to be read (or quoted to Wix) on its own.
+    last_error, attempt_error = str(error), error.message
+    out_of_attempts = (
+        outcome != Outcome.PERMANENT
+        and submission.attempts_since_retry >= intake_settings.INBOX_INTAKE_MAX_ATTEMPTS
     )
+    if out_of_attempts:
+        gave_up = gave_up_text(submission.attempts_since_retry)
+        last_error, attempt_error = f"{gave_up}: {last_error}", f"{gave_up}: {attempt_error}"
+    gives_up = outcome == Outcome.PERMANENT or out_of_attempts
     retry_at = enqueue_at = None
     if not gives_up:
         retry_after = error.retry_after if isinstance(error, WixRateLimitError) else None
-        delay = retry_delay(submission.attempt_count, retry_after)
+        delay = retry_delay(submission.attempts_since_retry, retry_after)
         retry_at = now + timedelta(seconds=delay)
         # Short waits ride the broker; longer ones wait for the relay (no long countdowns).
         enqueue_at = retry_at if delay <= 60 else None
@@ -450,7 +460,7 @@ def _record_failure(submission, lease: Lease, started_at, error: WixError) -> No
             next_attempt_at=retry_at,
             enqueued_at=enqueue_at,
             locked_until=None,
-            last_error=text,
+            last_error=last_error[:2000],
             needs_reconciliation=(
                 True if outcome == Outcome.AMBIGUOUS else F("needs_reconciliation")
             ),
@@ -466,7 +476,7 @@ def _record_failure(submission, lease: Lease, started_at, error: WixError) -> No
             http_status=error.status,
             wix_error_code=(error.code or "")[:100],
             request_id=(error.request_id or "")[:200],
-            error=text,
+            error=attempt_error[:2000],
         )
         if updated and enqueue_at:
             enqueue_on_commit(submission.pk, countdown=max((retry_at - now).total_seconds(), 0))
@@ -508,6 +518,10 @@ def _attempt_done(submission: Submission, attempt: DeliveryAttempt, status: str)
     )
 
 
+def gave_up_text(attempt_count: int) -> str:
+    return f"Gave up after {attempts(attempt_count)} (INBOX_INTAKE_MAX_ATTEMPTS)"
+
+
 # --- Relay, retry, discard -----------------------------------------------------------------------
 
 
@@ -544,7 +558,7 @@ def relay_due_submissions(*, now=None, batch_size: int | None = None) -> int:
         for submission_id in ids:
             enqueue_on_commit(submission_id)
     if ids:
-        logger.info("Relay enqueued %d due submission(s)", len(ids))
+        logger.info("Relay enqueued %s that were due", submissions(len(ids)))
     return len(ids)
 
 
@@ -572,7 +586,7 @@ class BulkResult:
     skipped: Counter = field(default_factory=Counter)
 
     def describe(self, verb: str) -> str:
-        text = f"{self.done} submission(s) {verb}."
+        text = f"{submissions(self.done)} {verb}."
         if self.skipped:
             reasons = ", ".join(
                 f"{count} {reason}" for reason, count in sorted(self.skipped.items())
@@ -601,11 +615,12 @@ def retry_submissions(queryset) -> BulkResult:
     """Put FAILED and RETRYING submissions back in the queue, in one UPDATE.
 
     The relay then enqueues them in batches; it is nudged at once so a small retry is immediate.
+    `attempt_count` keeps every attempt ever made; the attempt limit and the backoff start again.
     """
     result = _bulk_result(queryset, RETRYABLE_STATUSES)
     result.done = queryset.filter(status__in=RETRYABLE_STATUSES).update(
         status=Status.QUEUED,
-        attempt_count=0,
+        attempts_since_retry=0,
         next_attempt_at=None,
         enqueued_at=None,
         updated_at=timezone.now(),
@@ -647,14 +662,20 @@ class DeliveryStatus:
     api_base_url: str
 
 
+#: While any submission is in these states, something is failing.
+FAILING_STATUSES = (Status.RETRYING, Status.FAILED)
+
+
 def delivery_status() -> DeliveryStatus:
-    """Counts per status, the oldest submission still waiting, and the latest failure."""
+    """Counts per status, the oldest submission still waiting, and the latest failure while
+    something is failing (an old error, since put right, is not news)."""
+    counts = StatusTally.counts()
+    failing = any(counts[status] for status in FAILING_STATUSES)
+    failures = DeliveryAttempt.objects.exclude(outcome__in=(Outcome.SENT, Outcome.RECONCILED))
     return DeliveryStatus(
-        counts=StatusTally.counts(),
+        counts=counts,
         oldest_pending=oldest_pending(),
-        last_failure=DeliveryAttempt.objects.exclude(outcome__in=(Outcome.SENT, Outcome.RECONCILED))
-        .order_by("-started_at")
-        .first(),
+        last_failure=failures.order_by("-started_at").first() if failing else None,
         uses_sandbox=intake_settings.uses_sandbox,
         api_base_url=intake_settings.WIX_API_BASE_URL,
     )
@@ -740,16 +761,21 @@ class DayOutcome:
     day: date
     sent: int
     failed: int
+    #: Received but neither sent nor failed: still waiting, discarded, or spam.
+    other: int
+
+    @property
+    def received(self) -> int:
+        return self.sent + self.failed + self.other
 
 
 def daily_outcomes(*, days: int = 30) -> list[DayOutcome]:
     """Of the submissions received on each of the last `days` days (today included), how many
-    were sent and how many failed, in one query. Every day is listed, quiet ones as zeros."""
+    were sent, failed, or neither, in one query. Every day is listed, quiet ones as zeros."""
     first_day = timezone.localdate() - timedelta(days=days - 1)
     rows = (
         Submission.objects.filter(
             created_at__gte=timezone.make_aware(datetime.combine(first_day, time.min)),
-            status__in=(Status.SENT, Status.FAILED),
         )
         .annotate(day=TruncDate("created_at"))
         .order_by()
@@ -759,10 +785,12 @@ def daily_outcomes(*, days: int = 30) -> list[DayOutcome]:
     by_day = defaultdict(Counter)
     for day, status, count in rows:
         by_day[day][status] = count
-    return [
-        DayOutcome(day, by_day[day][Status.SENT], by_day[day][Status.FAILED])
-        for day in (first_day + timedelta(days=offset) for offset in range(days))
-    ]
+    outcomes = []
+    for day in (first_day + timedelta(days=offset) for offset in range(days)):
+        counts = by_day[day]
+        sent, failed = counts.pop(Status.SENT, 0), counts.pop(Status.FAILED, 0)
+        outcomes.append(DayOutcome(day, sent, failed, other=sum(counts.values())))
+    return outcomes
 
 
 def search_submissions(queryset, term: str):

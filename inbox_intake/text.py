@@ -1,4 +1,5 @@
-"""Text as visitors send it: lone UTF-16 surrogates, and email addresses written several ways.
+"""Text: as visitors send it (lone UTF-16 surrogates, email addresses written several ways), and
+counted nouns in messages, in Django's plural forms ("1 submission", "2 submissions").
 
 A lone surrogate (`"\\udfff"` in JSON) is a Python character that no UTF encoding can write: the
 database, a page, a CSV file or a Wix request would fail on it. The intake refuses such text
@@ -12,6 +13,7 @@ import re
 import unicodedata
 
 from django.utils.encoding import punycode
+from django.utils.translation import ngettext
 
 #: Python joins a valid pair into one character, so any surrogate left in a str is a lone one.
 LONE_SURROGATE = re.compile("[\ud800-\udfff]")
@@ -49,3 +51,11 @@ def normalize_email(email: str) -> str:
     with contextlib.suppress(UnicodeError):
         domain = punycode(domain)
     return f"{local}{at}{domain}"
+
+
+def submissions(count: int) -> str:
+    return ngettext("%(count)d submission", "%(count)d submissions", count) % {"count": count}
+
+
+def attempts(count: int) -> str:
+    return ngettext("%(count)d attempt", "%(count)d attempts", count) % {"count": count}

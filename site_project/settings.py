@@ -124,7 +124,16 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": env("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.server": {"level": "WARNING"}},
+    # Celery's loggers for beat sending a task, the worker receiving it, and its success: the
+    # routine tasks' lines are dropped, every other task's kept.
+    "filters": {"quiet_routine_tasks": {"()": "inbox_intake.log_filters.QuietRoutineTasks"}},
+    "loggers": {
+        "django.server": {"level": "WARNING"},
+        **{
+            name: {"filters": ["quiet_routine_tasks"]}
+            for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace")
+        },
+    },
 }
 
 # --- Celery -------------------------------------------------------------------------------------

@@ -109,7 +109,7 @@ def answers(url: str) -> bool:
     """Whether a server a test started serves this page yet."""
     try:
         return requests.get(url, timeout=2).status_code == 200
-    except requests.ConnectionError:
+    except requests.RequestException:  # refused, or too slow to answer yet
         return False
 
 

@@ -14,7 +14,7 @@ from django.contrib.auth.models import Permission
 from django.db import connection
 from django.db.models import JSONField
 from django.test.utils import CaptureQueriesContext
-from django.utils import timezone
+from django.utils import formats, timezone
 
 from inbox_intake.admin import EstimatedCountPaginator
 from inbox_intake.models import DeliveryAttempt, Submission
@@ -84,19 +84,21 @@ def test_changelist_columns(admin_client, submission):
     page = admin_client.get(CHANGELIST).content.decode()
 
     headers = re.findall(r'<th scope="col" class="[^"]*column-(\w+)', page)
-    assert headers == [
-        "received",
-        "name",
-        "email",
-        "intake_form",
-        "status_badge",
-        "attempts",
-        "short_error",
-        "sent_at",
-    ]
+    assert headers == ["received_with_form", "submitter", "delivery", "short_error"]
+    assert '<span class="intake-quiet">contact form</span>' in page
     assert '<span class="intake-status intake-status--failed">Failed</span>' in page
-    assert 'class="field-attempts">1<' in page
+    assert '<span class="intake-quiet">1 attempt</span>' in page
     assert 'title="POST /inbox/v2/messages: unauthorized · HTTP 401"' in page
+
+
+def test_the_list_shows_the_total_attempts_and_when_it_was_sent(admin_client, make_submission):
+    sent_at = timezone.now()
+    make_submission(status=Status.SENT, attempt_count=7, attempts_since_retry=1, sent_at=sent_at)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+
+    sent = formats.localize(timezone.localtime(sent_at))
+    assert f'<span class="intake-quiet">7 attempts, sent {sent}</span>' in page
 
 
 def test_a_long_last_error_is_shortened_in_the_list(admin_client, make_submission):
@@ -104,7 +106,7 @@ def test_a_long_last_error_is_shortened_in_the_list(admin_client, make_submissio
 
     page = admin_client.get(CHANGELIST).content.decode()
 
-    assert f">{'x' * 79}…</span>" in page
+    assert f">{'x' * 199}…</span>" in page
 
 
 @pytest.mark.parametrize("query", ["", "?status__exact=failed", "?q=jane", "?form=contact"])
@@ -240,13 +242,34 @@ def test_summary_counts_every_status_and_charts_the_last_30_days(admin_client, m
         "discarded": "0",
         "spam": "0",
     }
-    days = re.findall(r"<title>[^<]*: (\d+) sent, (\d+) failed</title>", page)
+    days = re.findall(
+        r"<title>[^<]*: (\d+) received: (\d+) sent, (\d+) failed, (\d+) other</title>", page
+    )
     assert len(days) == 30
-    assert days[-1] == ("3", "1")
-    assert days[-4] == ("2", "0")
-    assert sum(int(sent) for sent, _ in days) == 5
-    assert sum(int(failed) for _, failed in days) == 1, "40 days ago is off the chart"
-    assert "5 sent," in page and "1 failed." in page
+    assert days[-1] == ("5", "3", "1", "1")
+    assert days[-4] == ("2", "2", "0", "0")
+    assert sum(int(sent) for _, sent, _, _ in days) == 5
+    assert sum(int(failed) for _, _, failed, _ in days) == 1, "40 days ago is off the chart"
+    caption = re.search(r'<figcaption id="intake-chart-caption">(.*?)</figcaption>', page, re.S)[1]
+    caption = re.sub(r"<[^>]+>|\s+", " ", caption).split()
+    assert " ".join(caption) == (
+        "Received in the last 30 days: 7, by day: 5 sent, 1 failed, "
+        "1 other (waiting, discarded or spam). Busiest day: 5 received."
+    )
+
+
+def test_the_caption_counts_every_status_it_claims(admin_client, make_submission):
+    """Each status received today is in the day's bar and the caption's total."""
+    today = timezone.localtime().replace(hour=12)
+    for status in Status.values:
+        make_submission(status=status, received=today)
+
+    page = admin_client.get(CHANGELIST).content.decode()
+
+    day = re.findall(r"<title>[^<]*: (\d+) received: (\d+) sent, (\d+) failed, (\d+) other", page)
+    assert day[-1] == (str(len(Status.values)), "1", "1", str(len(Status.values) - 2))
+    assert f"Received in the last 30 days: {len(Status.values)}, by day:" in page
+    assert f"Busiest day: {len(Status.values)} received." in page
     assert "<svg" in page and "<script" not in page.split("<svg")[1].split("</svg>")[0]
 
 
@@ -392,7 +415,7 @@ def test_retry_now_requeues_and_says_so(
     assert submission.status == Status.QUEUED
     assert len(callbacks) == 1, "the relay enqueued it at once"
     assert response.redirect_chain[-1][0] == detail_url(submission)
-    assert messages_of(response) == ["1 submission(s) queued for delivery."]
+    assert messages_of(response) == ["1 submission queued for delivery."]
 
 
 def test_retry_now_on_a_sent_submission_says_why_nothing_happened(admin_client, make_submission):
@@ -402,9 +425,7 @@ def test_retry_now_on_a_sent_submission_says_why_nothing_happened(admin_client, 
 
     sent.refresh_from_db()
     assert sent.status == Status.SENT
-    assert messages_of(response) == [
-        "0 submission(s) queued for delivery. Skipped: 1 already sent."
-    ]
+    assert messages_of(response) == ["0 submissions queued for delivery. Skipped: 1 already sent."]
 
 
 def test_discard_stops_delivery_and_says_so(admin_client, submission):
@@ -412,7 +433,7 @@ def test_discard_stops_delivery_and_says_so(admin_client, submission):
 
     submission.refresh_from_db()
     assert submission.status == Status.DISCARDED
-    assert messages_of(response) == ["1 submission(s) discarded."]
+    assert messages_of(response) == ["1 submission discarded."]
 
 
 def test_retry_and_discard_buttons_only_answer_post(admin_client, submission):
@@ -494,7 +515,7 @@ def test_retry_action_requeues_and_says_why_others_were_skipped(
     assert failed.status == Status.QUEUED
     assert len(callbacks) == 1
     assert messages_of(response) == [
-        "1 submission(s) queued for delivery. "
+        "1 submission queued for delivery. "
         "Skipped: 1 already sent, 1 being sent right now, 1 discarded."
     ]
 
@@ -511,7 +532,7 @@ def test_discard_action(admin_client, make_submission):
 
     queued.refresh_from_db()
     assert queued.status == Status.DISCARDED
-    assert messages_of(response) == ["1 submission(s) discarded. Skipped: 1 already sent."]
+    assert messages_of(response) == ["1 submission discarded. Skipped: 1 already sent."]
 
 
 def test_retry_all_failed_takes_thousands_in_a_few_queries(
@@ -533,7 +554,7 @@ def test_retry_all_failed_takes_thousands_in_a_few_queries(
     sent.refresh_from_db()
     assert sent.status == Status.SENT
     page = retry_client.get(response.url)
-    assert messages_of(page) == ["3000 submission(s) queued for delivery."]
+    assert messages_of(page) == ["3000 submissions queued for delivery."]
 
 
 # --- CSV export ---------------------------------------------------------------------------------

@@ -62,7 +62,7 @@ def test_staff_retry_a_failed_submission_and_see_it_delivered(
     rows.first.locator("th a").click()
     page.click("#retry-now")
 
-    assert "1 submission(s) queued for delivery." in page.locator(".messagelist").inner_text()
+    assert "1 submission queued for delivery." in page.locator(".messagelist").inner_text()
 
     def sent():
         failed.refresh_from_db()

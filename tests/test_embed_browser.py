@@ -137,10 +137,11 @@ def test_script_embed_submits_through_to_the_sandbox(
     fill_in(form)
     form.get_by_role("button", name="Send").click()
 
+    submission = sent_submission()
     expect(page.get_by_role("status")).to_have_text(
         "Thank you! We received your message and will get back to you soon."
+        f"Your reference: {submission.reference}"
     )
-    submission = sent_submission()
     assert submission.email == "jane.doe@example.com"
     assert submission.data["subscribe_newsletter"] is True
 
@@ -203,8 +204,11 @@ def test_the_plain_form_page_cannot_be_framed_even_by_an_allowed_site(
 
 def test_a_site_not_allowed_cannot_use_the_script_embed(page, host_site, form_site):
     host_site.pages["/"] = script_page(form_site)
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
     page.goto(host_site.url("/"))
 
     expect(page.locator("#contact-form")).to_have_text(
         "The form could not be loaded. Please try again later."
     )
+    assert any("INBOX_INTAKE_ALLOWED_ORIGINS" in error for error in errors), errors

@@ -112,7 +112,7 @@ def test_the_relay_command_notes_its_run_and_sends_alerts(admins, make_submissio
 
     call_command("intake_relay")
 
-    assert "Mailed 1 alert(s)" in capsys.readouterr().out
+    assert "Mailed 1 alert to the site's admins." in capsys.readouterr().out
     assert len(mail.outbox) == 1
     assert Heartbeat.objects.get(name=health.RELAY).at > timezone.now() - timedelta(seconds=10)
 

@@ -30,6 +30,7 @@ TEST_ONLY_VARIABLES = (
     "WIX_API_BASE_URL",
     "DJANGO_SETTINGS_MODULE",
     "DATABASE_CONN_MAX_AGE",
+    "INBOX_INTAKE_WIX_SANDBOX",
 )
 
 
@@ -151,5 +152,11 @@ def test_make_run_delivers_a_submission_and_stops_cleanly_on_ctrl_c(stack, conta
     assert took < 10, f"Ctrl-C took {took:.1f} s to stop everything"
     assert stack.processes() == [], "no process is left behind"
     log = stack.log_path.read_text()
+    assert re.search(rf"Inbox Intake is up on {stack.base}/\n(.*\n)*.*log in as admin / \S+", log)
     assert "ERROR" not in log, log
+    routine = (
+        r"Sending due task inbox-intake-relay|relay_due_submissions\[\S+\] (received|succeeded)"
+    )
+    assert not re.search(routine, log), "the routine tasks' lines are dropped"
+    assert log.count("Sandbox mode") <= 1, "said once, by the worker, when it first delivered"
     assert "Traceback" not in log, log

@@ -2,6 +2,7 @@
 
 import json
 import random
+from collections import Counter
 from datetime import timedelta
 
 import pytest
@@ -211,15 +212,50 @@ def test_wix_down_keeps_the_submission_for_a_retry(make_submission, settings, se
     assert retrying.attempts.get().outcome == Outcome.TRANSIENT
 
 
-def test_the_attempt_limit_turns_retrying_into_failed(make_submission, settings):
+def test_the_attempt_limit_turns_retrying_into_failed_and_says_so(make_submission, settings):
     settings.WIX_API_BASE_URL = "http://127.0.0.1:9/wix-sandbox"
     settings.INBOX_INTAKE_MAX_ATTEMPTS = 3
-    submission = make_submission(attempt_count=2)
+    submission = make_submission(attempt_count=2, attempts_since_retry=2)
 
     failed = services.deliver(submission.pk)
 
     assert failed.status == Status.FAILED
     assert failed.attempt_count == 3
+    assert failed.last_error.startswith(
+        "Gave up after 3 attempts (INBOX_INTAKE_MAX_ATTEMPTS): POST /contacts/v4/contacts: "
+    )
+    attempt = failed.attempts.get()
+    assert attempt.outcome == Outcome.TRANSIENT
+    assert attempt.error.startswith("Gave up after 3 attempts (INBOX_INTAKE_MAX_ATTEMPTS): ")
+
+
+def test_a_limit_of_one_attempt_gives_up_in_the_singular(make_submission, settings):
+    settings.WIX_API_BASE_URL = "http://127.0.0.1:9/wix-sandbox"
+    settings.INBOX_INTAKE_MAX_ATTEMPTS = 1
+
+    failed = services.deliver(make_submission().pk)
+
+    assert failed.last_error.startswith("Gave up after 1 attempt (INBOX_INTAKE_MAX_ATTEMPTS): ")
+
+
+def test_the_attempt_count_is_the_total_across_a_retry(make_submission, settings):
+    """A retry starts the attempt limit again, but the count of attempts made goes on."""
+    settings.WIX_API_BASE_URL = "http://127.0.0.1:9/wix-sandbox"
+    settings.INBOX_INTAKE_MAX_ATTEMPTS = 2
+    submission = make_submission()
+    services.deliver(submission.pk)
+    make_due(submission)
+    assert services.deliver(submission.pk).status == Status.FAILED
+
+    services.retry_submissions(Submission.objects.filter(pk=submission.pk))
+    retried = services.deliver(submission.pk)
+
+    assert (retried.status, retried.attempt_count, retried.attempts_since_retry) == (
+        Status.RETRYING,
+        3,
+        1,
+    )
+    assert retried.attempts.count() == 3
 
 
 def test_a_submission_too_large_for_wix_fails_with_the_reason(make_submission):
@@ -373,7 +409,9 @@ def test_waiting_in_broker_counts_on_rabbitmq_too(rabbitmq_broker, monkeypatch):
 
 
 def test_retry_requeues_failed_and_says_why_others_were_skipped(make_submission):
-    failed = make_submission(status=Status.FAILED, attempt_count=50, last_error="HTTP 401")
+    failed = make_submission(
+        status=Status.FAILED, attempt_count=50, attempts_since_retry=50, last_error="HTTP 401"
+    )
     make_submission(status=Status.SENT)
     make_submission(status=Status.DISCARDED)
     make_submission(status=Status.SENDING)
@@ -382,10 +420,26 @@ def test_retry_requeues_failed_and_says_why_others_were_skipped(make_submission)
 
     assert result.done == 1
     assert result.describe("queued") == (
-        "1 submission(s) queued. Skipped: 1 already sent, 1 being sent right now, 1 discarded."
+        "1 submission queued. Skipped: 1 already sent, 1 being sent right now, 1 discarded."
     )
     failed.refresh_from_db()
-    assert (failed.status, failed.attempt_count) == (Status.QUEUED, 0)
+    assert (failed.status, failed.attempt_count, failed.attempts_since_retry) == (
+        Status.QUEUED,
+        50,
+        0,
+    )
+
+
+@pytest.mark.parametrize(
+    ("done", "skipped", "text"),
+    [
+        (0, {}, "0 submissions queued."),
+        (1, {}, "1 submission queued."),
+        (2, {"already sent": 1}, "2 submissions queued. Skipped: 1 already sent."),
+    ],
+)
+def test_bulk_results_use_plural_forms(done, skipped, text):
+    assert services.BulkResult(done, Counter(skipped)).describe("queued") == text
 
 
 def test_discard_stops_delivery_but_keeps_the_submission(make_submission):
@@ -407,7 +461,7 @@ def test_relay_command_drains_every_due_batch(make_submission, settings, capsys)
 
     call_command("intake_relay")
 
-    assert "Enqueued 5 due submission(s)." in capsys.readouterr().out
+    assert "Enqueued 5 submissions that were due." in capsys.readouterr().out
     assert not Submission.objects.filter(enqueued_at__isnull=True).exists()
 
 
@@ -493,6 +547,37 @@ def test_a_send_that_hangs_past_the_timeout_is_uncertain(make_submission, sandbo
     assert "did not answer in time" in uncertain.last_error
     # Let the sandbox finish the hung request, so its log row does not land in the next test.
     wait_until(lambda: ApiCall.objects.filter(status=504).exists(), timeout=10, what="the hang")
+
+
+@pytest.mark.parametrize(
+    ("fault", "status", "code"),
+    [
+        ("invalid_400", 400, ""),
+        ("unauthenticated_401", 401, "UNAUTHENTICATED"),
+        ("permission_denied_403", 403, "PERMISSION_DENIED"),
+    ],
+)
+def test_permanent_faults_fail_at_once_and_a_retry_after_the_fix_delivers(
+    make_submission, sandbox_faults, fault, status, code
+):
+    sandbox_faults({"messages.send": {fault: 1}})
+    submission = make_submission()
+
+    failed = services.deliver(submission.pk)
+
+    assert failed.status == Status.FAILED
+    assert f"HTTP {status}" in failed.last_error
+    attempt = failed.attempts.get()
+    assert (attempt.outcome, attempt.http_status, attempt.wix_error_code) == (
+        Outcome.PERMANENT,
+        status,
+        code,
+    )
+    assert attempt.request_id and attempt.request_id not in attempt.error
+    sandbox_faults({})
+    services.retry_submissions(Submission.objects.filter(pk=submission.pk))
+    delivered = services.deliver(submission.pk)
+    assert (delivered.status, delivered.attempt_count) == (Status.SENT, 2)
 
 
 def test_wix_down_is_transient(make_submission, sandbox_faults):

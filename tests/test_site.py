@@ -1,6 +1,7 @@
 """The example site (site_project/): its own checks, and its configuration as a production site
 would have it, from the environment alone."""
 
+import logging
 import os
 import secrets
 import subprocess
@@ -93,3 +94,30 @@ def test_a_secret_key_from_the_environment_is_enough(manage):
     )
 
     assert done.returncode == 0, done.stderr
+
+
+def test_the_favicon_request_is_answered_without_a_404(client):
+    assert client.get("/favicon.ico").status_code == 204
+
+
+@pytest.mark.parametrize(
+    ("message", "kept"),
+    [
+        (
+            "Scheduler: Sending due task inbox-intake-relay"
+            " (inbox_intake.tasks.relay_due_submissions)",
+            False,
+        ),
+        ("Task inbox_intake.tasks.relay_due_submissions[1f2e] received", False),
+        ("Task inbox_intake.tasks.fold_status_tally[1f2e] succeeded in 0.01s: 0", False),
+        ("Task inbox_intake.tasks.deliver_submission[1f2e] received", True),
+    ],
+)
+def test_celery_lines_about_routine_tasks_are_dropped(message, kept):
+    for name in ("celery.beat", "celery.worker.strategy", "celery.app.trace"):
+        record = logging.LogRecord(name, logging.INFO, __file__, 1, message, None, None)
+        assert bool(logging.getLogger(name).filter(record)) is kept
+    warning = logging.LogRecord(
+        "celery.app.trace", logging.WARNING, __file__, 1, message, None, None
+    )
+    assert logging.getLogger("celery.app.trace").filter(warning)

@@ -407,7 +407,9 @@ def test_each_registered_form_has_its_page_embed_and_schema(client):
     page = client.get("/intake/quote/").content.decode()
 
     assert "<h1>Request a quote</h1>" in page
-    assert "<legend>Features</legend>" in page, "several choices form one fieldset"
+    assert '<legend>Features <span class="optional">(optional)</span></legend>' in page, (
+        "several choices form one fieldset"
+    )
     assert 'type="date"' in page
     assert client.get("/intake/quote/embed/").status_code == 200
     assert client.get("/intake/quote/embed.js").status_code == 200
@@ -458,3 +460,12 @@ def test_a_name_longer_than_its_column_is_kept_whole_in_the_data(post_form, cont
     submission = Submission.objects.get()
     assert len(submission.name) == Submission.NAME_MAX_LENGTH
     assert submission.data["last_name"] == "D" * 1000
+
+
+def test_labels_have_no_colon_and_optional_fields_say_so(client):
+    page = client.get("/intake/contact/").content.decode()
+
+    assert '<label for="id_first_name">First name</label>' in page
+    assert '<label for="id_phone">Phone <span class="optional">(optional)</span></label>' in page
+    assert '<label for="id_subscribe_newsletter">Subscribe to newsletter</label>' in page
+    assert ":</label>" not in page

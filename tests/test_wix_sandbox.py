@@ -1415,6 +1415,54 @@ def test_server_error_faults(api, conversation, fault, status):
     assert (call.status, call.fault) == (status, fault)
 
 
+def test_permanent_faults_answer_with_wixs_own_error_bodies(api, conversation):
+    path = f"/inbox/v2/conversations/{conversation['id']}"
+    answers = {}
+    for fault in ("invalid_400", "unauthenticated_401", "permission_denied_403"):
+        faults.save_rules({"conversations.get": {fault: 1}})
+        answers[fault] = api.get(path)
+
+    invalid = answers["invalid_400"]
+    assert invalid.status_code == 400
+    violation = invalid.json()["details"]["validationError"]["fieldViolations"][0]
+    assert violation["field"] == "message.content"
+    assert invalid.json()["message"].startswith("INVALID_ARGUMENT: ")
+    assert application_error(answers["unauthenticated_401"], 401)["code"] == "UNAUTHENTICATED"
+    assert answers["unauthenticated_401"].json()["message"] == "unauthorized"
+    assert application_error(answers["permission_denied_403"], 403)["code"] == "PERMISSION_DENIED"
+    assert all(answer["x-wix-request-id"] for answer in answers.values())
+    assert list(ApiCall.objects.order_by("pk").values_list("status", "fault"))[-3:] == [
+        (400, "invalid_400"),
+        (401, "unauthenticated_401"),
+        (403, "permission_denied_403"),
+    ]
+
+
+def test_permanent_faults_are_set_by_command_json_and_fault_page(admin_client, monkeypatch):
+    monkeypatch.setenv(faults.ENV_VAR, '{"messages.send": {"unauthenticated_401": 1}}')
+    from_environment = faults.current_rules()
+    call_command("wix_sandbox_faults", "set", '{"messages.send": {"invalid_400": 1}}')
+    from_command = faults.current_rules()
+    admin_client.post(
+        MOUNT + "/_faults",
+        {"messages.send": {"permission_denied_403": 1}},
+        content_type="application/json",
+    )
+    from_json = faults.current_rules()
+    faults.clear_rules()
+    page = admin_client.get(FAULT_PAGE).content.decode()
+    admin_client.post(
+        FAULT_PAGE,
+        {"action": "add", "endpoint": "*", "fault": "unauthenticated_401", "rate": "1"},
+    )
+
+    assert from_environment[1] == {"messages.send": {"unauthenticated_401": 1.0}}
+    assert from_command[1] == {"messages.send": {"invalid_400": 1.0}}
+    assert from_json[1] == {"messages.send": {"permission_denied_403": 1.0}}
+    assert all(f'value="{fault}"' in page for fault in ("invalid_400", "permission_denied_403"))
+    assert faults.current_rules()[1]["*"] == {"unauthenticated_401": 1.0}
+
+
 def test_rate_limit_faults_with_and_without_retry_after(api, conversation):
     faults.save_rules({"conversations.get": {"rate_limit_429": 1, "retry_after": 7}})
     path = f"/inbox/v2/conversations/{conversation['id']}"

@@ -30,14 +30,21 @@ class WixError(Exception):
         self.data = data or {}
 
     def __str__(self) -> str:
-        parts = [self.message]
-        if self.status is not None:
-            parts.append(f"HTTP {self.status}")
-        if self.code:
-            parts.append(f"code {self.code}")
-        if self.request_id:
-            parts.append(f"request id {self.request_id}")
-        return " · ".join(parts)
+        return error_text(
+            self.message, status=self.status, code=self.code, request_id=self.request_id
+        )
+
+
+def error_text(message: str, *, status=None, code=None, request_id=None) -> str:
+    """`POST /inbox/v2/messages: unauthorized · HTTP 401 · code UNAUTHENTICATED · request id …`"""
+    parts = [message]
+    if status is not None:
+        parts.append(f"HTTP {status}")
+    if code:
+        parts.append(f"code {code}")
+    if request_id:
+        parts.append(f"request id {request_id}")
+    return " · ".join(parts)
 
 
 class WixTransientError(WixError):

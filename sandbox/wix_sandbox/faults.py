@@ -14,7 +14,13 @@ are stacked in this order, so an earlier fault wins when they add up to more tha
     error_503, error_500           answer 503 / 500 with Wix's empty 5xx body
     rate_limit_429                 answer 429 with `Retry-After: <retry_after>`
     rate_limit_429_no_retry_after  answer 429 without Retry-After
+    invalid_400                    answer 400 with Wix's validationError body (content refused)
+    unauthenticated_401            answer 401 UNAUTHENTICATED, as for a wrong API key
+    permission_denied_403          answer 403 PERMISSION_DENIED, as for a wrong site id
     store_then_fail                do the work (store the message...), then answer 500
+
+The 400, 401 and 403 faults are permanent failures: the app gives up at once (FAILED), so the
+demo can rehearse failing, fixing the cause (clearing the rule) and retrying.
 
 Other keys: `latency_ms` (added before every request), `retry_after` (seconds, default 1),
 `hang_seconds` (default settings.WIX_SANDBOX_HANG_SECONDS).
@@ -38,8 +44,15 @@ from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpResponse
 
 from .conf import sandbox_setting
-from .errors import rate_limited, system_error
+from .errors import (
+    permission_denied,
+    rate_limited,
+    system_error,
+    unauthenticated,
+    validation_error,
+)
 from .models import FaultConfig
+from .validation import violation
 
 ENV_VAR = "WIX_SANDBOX_FAULTS"
 SEED_ENV_VAR = "WIX_SANDBOX_FAULT_SEED"
@@ -62,6 +75,9 @@ FAULTS = (
     "error_500",
     "rate_limit_429",
     "rate_limit_429_no_retry_after",
+    "invalid_400",
+    "unauthenticated_401",
+    "permission_denied_403",
     "store_then_fail",
 )
 DURATIONS = ("latency_ms", "retry_after", "hang_seconds")
@@ -193,6 +209,14 @@ def fail_before_handling(plan: FaultPlan) -> None:
         raise rate_limited(plan.retry_after)
     if plan.fault == "rate_limit_429_no_retry_after":
         raise rate_limited(None)
+    if plan.fault == "invalid_400":
+        raise validation_error(
+            [violation("message.content", "is not valid (injected fault invalid_400)", "OTHER")]
+        )
+    if plan.fault == "unauthenticated_401":
+        raise unauthenticated("API key is not valid (injected fault unauthenticated_401)")
+    if plan.fault == "permission_denied_403":
+        raise permission_denied("Site id does not match the key (fault permission_denied_403)")
     if plan.fault == "hang":
         time.sleep(plan.hang_seconds)
         raise system_error(504)

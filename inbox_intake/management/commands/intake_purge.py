@@ -2,6 +2,7 @@ from django.core.management.base import BaseCommand
 
 from inbox_intake import services
 from inbox_intake.conf import intake_settings
+from inbox_intake.text import submissions
 
 from ._durations import parse_duration
 
@@ -24,4 +25,4 @@ class Command(BaseCommand):
         ):
             self.stdout.write(f"{total} so far")
         verb = "Anonymised" if anonymise else "Deleted"
-        self.stdout.write(f"{verb} {total} submission(s).")
+        self.stdout.write(f"{verb} {submissions(total)}.")

@@ -1,8 +1,10 @@
 import time
 
 from django.core.management.base import BaseCommand
+from django.utils.translation import ngettext
 
 from inbox_intake import alerts, health, services
+from inbox_intake.text import submissions
 
 
 class Command(BaseCommand):
@@ -23,9 +25,18 @@ class Command(BaseCommand):
                 total += enqueued
             health.note_relay_run()
             mailed = alerts.send_alerts()
-            self.stdout.write(f"Enqueued {total} due submission(s).")
+            # A loop left running says something only when it did something.
+            if total or not loop:
+                self.stdout.write(f"Enqueued {submissions(total)} that were due.")
             if mailed:
-                self.stdout.write(f"Mailed {mailed} alert(s) to the site's admins.")
+                self.stdout.write(
+                    ngettext(
+                        "Mailed %(count)d alert to the site's admins.",
+                        "Mailed %(count)d alerts to the site's admins.",
+                        mailed,
+                    )
+                    % {"count": mailed}
+                )
             if not loop:
                 return
             time.sleep(interval)

@@ -4,6 +4,7 @@ from django.utils import timezone
 
 from inbox_intake import services
 from inbox_intake.models import Submission
+from inbox_intake.text import submissions
 
 from ._durations import parse_duration
 
@@ -39,7 +40,7 @@ class Command(BaseCommand):
                 raise CommandError(f"Not a valid reference: {error.messages[0]}") from error
         if dry_run:
             retryable = selection.filter(status__in=services.RETRYABLE_STATUSES).count()
-            self.stdout.write(f"Would retry {retryable} submission(s).")
+            self.stdout.write(f"Would retry {submissions(retryable)}.")
             return
         ids = list(selection.order_by("pk").values_list("pk", flat=True))
         # Batches keep each UPDATE short on a big backlog, and let the progress bar move.

@@ -6,7 +6,8 @@
  * The same file serves every form: it reads the fields from schema.json beside its own URL.
  * data-target: where to render (a CSS selector; default: just before this script).
  * data-next:   a page on an allowed origin to open after a successful submission.
- * No dependencies and no build step; the host page may restyle the .inbox-intake-* classes.
+ * No dependencies and no build step; the host page may restyle the .inbox-intake-* classes, or
+ * link the optional stylesheet static/inbox_intake/embed.css, which inherits the page's font.
  */
 (function () {
   "use strict";
@@ -32,6 +33,7 @@
     ".inbox-intake-help{margin:.25rem 0 0;font-size:.9em;opacity:.8}" +
     ".inbox-intake-field [aria-invalid=true]{border-color:#b3261e}" +
     ".inbox-intake-error{color:#b3261e;margin:.25rem 0 0;font-size:.9em}" +
+    ".inbox-intake-optional{font-weight:normal;opacity:.8}" +
     ".inbox-intake-honeypot{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}";
 
   function element(tag, attributes, text) {
@@ -66,10 +68,19 @@
     return element("input", { type: spec.type });
   }
 
+  // A field's label, marked "(optional)" unless it is required (a lone checkbox needs no mark).
+  function labelled(tag, attributes, spec) {
+    var label = element(tag, attributes, spec.label);
+    if (!spec.required && spec.type !== "checkbox") {
+      label.append(" ", element("span", { class: "inbox-intake-optional" }, "(optional)"));
+    }
+    return label;
+  }
+
   // Several checkboxes or radio buttons: one fieldset, its legend the field's label.
   function choiceGroup(spec, id) {
     var group = element("fieldset", { class: "inbox-intake-field inbox-intake-choices", id: id });
-    group.append(element("legend", {}, spec.label));
+    group.append(labelled("legend", {}, spec));
     spec.choices.forEach(function (choice, index) {
       var optionId = id + "-" + index;
       var input = element("input", { type: spec.type === "radio" ? "radio" : "checkbox", id: optionId });
@@ -106,7 +117,7 @@
     if (spec.autocomplete) {
       input.setAttribute("autocomplete", spec.autocomplete);
     }
-    var label = element("label", { for: id }, spec.label);
+    var label = labelled("label", { for: id }, spec);
     if (checkbox) {
       wrapper.append(input, " ", label, error);
     } else {
@@ -235,6 +246,9 @@
           if (answer.ok) {
             form.remove();
             status.textContent = "Thank you! " + answer.body.message;
+            status.append(
+              element("p", { class: "inbox-intake-reference" }, "Your reference: " + answer.body.reference)
+            );
             if (answer.body.redirect) {
               window.location.assign(answer.body.redirect);
             }
@@ -262,7 +276,15 @@
       return response.json();
     })
     .then(render)
-    .catch(function () {
+    .catch(function (error) {
       container.textContent = "The form could not be loaded. Please try again later.";
+      if (error instanceof TypeError) {
+        // The browser refused to read the answer: most often this page's origin is not allowed.
+        console.error(
+          "Inbox Intake: " + formUrl + "schema.json could not be read from " + location.origin +
+            ". If the form's site is up, add " + location.origin +
+            " to its INBOX_INTAKE_ALLOWED_ORIGINS setting."
+        );
+      }
     });
 })();
