@@ -15,6 +15,7 @@ from django.core.cache import cache
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
+from kombu import pools as kombu_pools
 
 from inbox_intake.models import Submission
 
@@ -195,11 +196,11 @@ def rabbitmq_broker(monkeypatch):
 
 
 def _drop_broker_pools(app) -> None:
-    """The app's connection and producer pools are built from the broker URL on first use: drop
-    them, to be built again for the broker now configured."""
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    """The app's connection and producer pools are built from the broker URL on first use, and
+    kombu keeps them in a registry by URL: empty it and drop the app's references, so that they
+    are built again for the broker now configured."""
+    kombu_pools.reset()
+    app._pool = None
     app.amqp._producer_pool = None
 
 
