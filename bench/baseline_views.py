@@ -17,9 +17,9 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from inbox_intake.conf import intake_settings
+from inbox_intake.form_message import form_message_for
 from inbox_intake.forms import ContactForm
 from inbox_intake.models import Submission
-from inbox_intake.services import form_message_for
 from inbox_intake.wix import ApiKeyAuth, WixClient, WixError
 
 #: One Wix client (one requests.Session) per server thread: a Session is not thread-safe.

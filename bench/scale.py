@@ -6,10 +6,10 @@ one delivery attempt per sent or failed one, vacuumed and analysed as autovacuum
 Nothing is due, as on a quiet day (a few RETRYING wait for later). At each size, inside this
 process (django.setup() on that database, Django's test Client logged in as a superuser):
 
-- the relay: services.relay_due_submissions() with nothing due, and its SQL's EXPLAIN;
+- the relay: relay.relay_due_submissions() with nothing due, and its SQL's EXPLAIN;
 - the admin's submission list, first page, without and with a status filter (every query it
   makes is timed and explained);
-- intake_status: services.delivery_status(), and its queries' plans.
+- intake_status: reporting.delivery_status(), and its queries' plans.
 
     .venv/bin/python -m bench.scale                                  # 10k, 100k, 1M (~1.5 min)
     .venv/bin/python -m bench.scale --sizes 10000 100000 --keep
@@ -91,7 +91,7 @@ class SizeResult:
     rows: int
     attempts: int
     load_seconds: float
-    #: services.fold_status_tally() after the load: the triggers wrote one tally row per row.
+    #: reporting.fold_status_tally() after the load: the triggers wrote one tally row per row.
     fold_seconds: float
     vacuum_analyze_seconds: float
     table_mb: float
@@ -241,11 +241,11 @@ def fold_tally(rows: int) -> float:
     itself; return how long the fold took."""
     from django.db.models import Count
 
-    from inbox_intake import services
     from inbox_intake.models import StatusTally, Submission
+    from inbox_intake.services import reporting
 
     started = time.monotonic()
-    services.fold_status_tally()
+    reporting.fold_status_tally()
     seconds = time.monotonic() - started
     counted = Submission.objects.order_by().values_list("status").annotate(n=Count("*"))
     tallied = {status: n for status, n in StatusTally.counts().items() if n}
@@ -286,7 +286,8 @@ def measure_all(repeats: dict[str, int], *, keep_plans: bool) -> dict[str, Measu
     from django.contrib.auth import get_user_model
     from django.test import Client
 
-    from inbox_intake import services
+    from inbox_intake.services import reporting
+    from inbox_intake.services.relay import relay_due_submissions
 
     user_model = get_user_model()
     admin = user_model.objects.filter(username="bench-admin").first()
@@ -304,14 +305,14 @@ def measure_all(repeats: dict[str, int], *, keep_plans: bool) -> dict[str, Measu
         return get
 
     def relay():
-        if services.relay_due_submissions():
+        if relay_due_submissions():
             raise RuntimeError("Something was due: the relay enqueued it")
 
     work = {
         "relay": relay,
         "changelist": changelist(),
         "changelist_filtered": changelist("?status__exact=failed"),
-        "intake_status": services.delivery_status,
+        "intake_status": reporting.delivery_status,
     }
     return {
         name: _measure(name, function, repeats[name], keep_plans=keep_plans)

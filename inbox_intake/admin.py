@@ -11,6 +11,7 @@ from datetime import date
 from functools import cached_property
 from itertools import chain
 from typing import NamedTuple
+from urllib.parse import urlencode
 
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
@@ -22,20 +23,36 @@ from django.db import connections
 from django.db.models import Max, Min
 from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect
-from django.urls import path
+from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
 from django.utils.html import format_html, format_html_join
 from django.utils.text import Truncator, capfirst
 from django.views.decorators.http import require_POST
 
-from . import services
+from .conf import intake_settings
+from .form_message import MessageTooLarge, form_message_for
 from .forms import registered_forms
-from .messages import MessageTooLarge
 from .models import DeliveryAttempt, StatusTally, Submission, WixMemberLink
+from .services import reporting, staff_actions
+from .services.reporting import DayOutcome
 from .text import attempts as attempts_text
 
 Status = Submission.Status
+
+
+def wix_inbox_url(submission: Submission) -> str:
+    """Where staff can read the submission's conversation: the sandbox's page, or the Wix
+    dashboard's Inbox. Empty while the conversation is unknown, or the site id is (OAuth apps)."""
+    conversation_id = submission.wix_conversation_id
+    if not conversation_id:
+        return ""
+    if intake_settings.uses_sandbox:
+        return f"{reverse('wix_sandbox:inbox')}?{urlencode({'conversation': conversation_id})}"
+    if not intake_settings.WIX_SITE_ID:
+        return ""
+    dashboard = intake_settings.WIX_DASHBOARD_URL.rstrip("/")
+    return f"{dashboard}/{intake_settings.WIX_SITE_ID}/inbox/{conversation_id}"
 
 
 class EstimatedCountPaginator(Paginator):
@@ -162,7 +179,7 @@ class BarSegment:
 
 @dataclass(frozen=True)
 class ChartBar:
-    outcome: services.DayOutcome
+    outcome: DayOutcome
     x: float
     segments: list[BarSegment]
 
@@ -177,7 +194,7 @@ class OutcomeChart:
     pitch = 14
     bar_width = 10
 
-    def __init__(self, days: list[services.DayOutcome]):
+    def __init__(self, days: list[DayOutcome]):
         self.width = len(days) * self.pitch
         self.height = self.bars_height + self.labels_height
         self.label_y = self.height - 3
@@ -322,7 +339,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         return SubmissionChangeList
 
     def get_search_results(self, request, queryset, search_term):
-        return services.search_submissions(queryset, search_term), False
+        return queryset.search(search_term), False
 
     def changelist_view(self, request, extra_context=None):
         if request.method == "POST":
@@ -334,7 +351,7 @@ class SubmissionAdmin(admin.ModelAdmin):
                 StatusCount(value, label, counts[value]) for value, label in Status.choices
             ],
             "failed_count": counts[Status.FAILED],
-            "chart": OutcomeChart(services.daily_outcomes()),
+            "chart": OutcomeChart(reporting.daily_outcomes()),
             "has_retry_permission": self.has_retry_permission(request),
         }
         return super().changelist_view(request, {**context, **(extra_context or {})})
@@ -408,9 +425,9 @@ class SubmissionAdmin(admin.ModelAdmin):
     def render_change_form(self, request, context, add=False, change=False, form_url="", obj=None):
         context.update(
             can_retry=self.has_retry_permission(request)
-            and obj.status in services.RETRYABLE_STATUSES,
+            and obj.status in Submission.RETRYABLE_STATUSES,
             can_discard=self.has_discard_permission(request)
-            and obj.status in services.DISCARDABLE_STATUSES,
+            and obj.status in Submission.DISCARDABLE_STATUSES,
         )
         return super().render_change_form(request, context, add, change, form_url, obj)
 
@@ -429,7 +446,7 @@ class SubmissionAdmin(admin.ModelAdmin):
     @admin.display(description="preview")
     def message_preview(self, submission):
         try:
-            message = services.form_message_for(submission)
+            message = form_message_for(submission)
         except MessageTooLarge as error:
             return format_html('<p class="errornote">Wix cannot take this message: {}</p>', error)
         rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", message.fields)
@@ -448,7 +465,7 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.display(description="conversation")
     def wix_inbox_link(self, submission):
-        url = services.wix_inbox_url(submission)
+        url = wix_inbox_url(submission)
         if not url:
             return "Not known yet: the submission has not reached a Wix conversation."
         where = "the Wix sandbox" if url.startswith("/") else "the Wix Inbox"
@@ -469,11 +486,11 @@ class SubmissionAdmin(admin.ModelAdmin):
 
     @admin.action(description="Retry selected submissions", permissions=["retry"])
     def retry_selected(self, request, queryset):
-        self._report(request, services.retry_submissions(queryset), "queued for delivery")
+        self._report(request, staff_actions.retry_submissions(queryset), "queued for delivery")
 
     @admin.action(description="Discard selected submissions", permissions=["discard"])
     def discard_selected(self, request, queryset):
-        self._report(request, services.discard_submissions(queryset), "discarded")
+        self._report(request, staff_actions.discard_submissions(queryset), "discarded")
 
     @admin.action(description="Export selected submissions as CSV", permissions=["view"])
     def export_selected(self, request, queryset):
@@ -484,7 +501,7 @@ class SubmissionAdmin(admin.ModelAdmin):
         if not self.has_retry_permission(request):
             raise PermissionDenied
         # One UPDATE however many there are; the relay then sends them in batches.
-        result = services.retry_submissions(Submission.objects.filter(status=Status.FAILED))
+        result = staff_actions.retry_submissions(Submission.objects.filter(status=Status.FAILED))
         self._report(request, result, "queued for delivery")
         return redirect("admin:inbox_intake_submission_changelist")
 
@@ -493,14 +510,14 @@ class SubmissionAdmin(admin.ModelAdmin):
         if not self.has_retry_permission(request):
             raise PermissionDenied
         return self._act_on_one(
-            request, object_id, services.retry_submissions, "queued for delivery"
+            request, object_id, staff_actions.retry_submissions, "queued for delivery"
         )
 
     @method_decorator(require_POST)
     def discard_view(self, request, object_id):
         if not self.has_discard_permission(request):
             raise PermissionDenied
-        return self._act_on_one(request, object_id, services.discard_submissions, "discarded")
+        return self._act_on_one(request, object_id, staff_actions.discard_submissions, "discarded")
 
     def export_view(self, request):
         """The list as it is filtered and searched right now, as CSV."""
@@ -519,13 +536,13 @@ class SubmissionAdmin(admin.ModelAdmin):
         self._report(request, service(Submission.objects.filter(pk=submission.pk)), verb)
         return redirect("admin:inbox_intake_submission_change", submission.pk)
 
-    def _report(self, request, result: services.BulkResult, verb: str):
+    def _report(self, request, result: staff_actions.BulkResult, verb: str):
         level = messages.SUCCESS if result.done else messages.WARNING
         self.message_user(request, result.describe(verb), level)
 
     def _csv_response(self, queryset):
         # The byte-order mark makes Excel read the file as UTF-8, so names keep their accents.
-        lines = chain(["\ufeff"], services.submissions_csv(queryset))
+        lines = chain(["\ufeff"], reporting.submissions_csv(queryset))
         response = StreamingHttpResponse(lines, content_type="text/csv; charset=utf-8")
         filename = f"submissions-{timezone.localdate():%Y-%m-%d}.csv"
         response["Content-Disposition"] = f'attachment; filename="{filename}"'

@@ -21,9 +21,9 @@ from django.db import transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from . import services
 from .conf import intake_settings
 from .models import AlertState, StatusTally, Submission
+from .services import reporting
 
 logger = logging.getLogger(__name__)
 Status = Submission.Status
@@ -81,13 +81,13 @@ class BacklogAlert:
     setting = "INBOX_INTAKE_ALERT_BACKLOG"
 
     def holds(self, now: datetime) -> bool:
-        oldest = services.oldest_pending()
+        oldest = reporting.oldest_pending()
         return bool(oldest and oldest.created_at < self._cutoff(now))
 
     def digest(self, since: datetime | None, now: datetime) -> Mail:
         """Repeated once per interval for as long as the backlog stays old."""
         late = Submission.objects.filter(
-            status__in=services.PENDING_STATUSES, created_at__lt=self._cutoff(now)
+            status__in=Submission.PENDING_STATUSES, created_at__lt=self._cutoff(now)
         )
         count = late.count()
         sample = late.order_by("created_at").only("reference", "status", "created_at", "last_error")
@@ -104,7 +104,7 @@ class BacklogAlert:
             "",
             "Check that the Celery worker and beat are running and that Wix answers "
             "(the last errors say what it answered). The pending submissions:",
-            _admin_list_url({"status__in": ",".join(services.PENDING_STATUSES)}),
+            _admin_list_url({"status__in": ",".join(Submission.PENDING_STATUSES)}),
         ]
         return Mail(f"Inbox Intake: {count} submission(s) waiting over {limit}", "\n".join(lines))
 

@@ -13,6 +13,8 @@ that passes here passes there.
 
 from dataclasses import dataclass
 
+from .forms import get_registered_form
+
 MAX_FIELDS = 15
 MAX_FIELD_LENGTH = 8192
 MAX_TITLE_LENGTH = 256
@@ -117,3 +119,28 @@ def _take(text: str, limit: int) -> str:
         if used > limit:
             return text[:index]
     return text
+
+
+def form_message_for(submission) -> FormMessage:
+    """The Wix form message for a submission (a models.Submission), as it is or will be sent.
+
+    A submission whose form is no longer registered is still delivered: its stored values, under
+    their field names, with the form's slug as the title.
+    """
+    intake_form = get_registered_form(submission.form_name)
+    data = submission.data
+    if intake_form is None:
+        fields = [(name, str(value)) for name, value in data.items()]
+        title, description, preview = submission.form_name, "", ""
+    else:
+        form_class = intake_form.form_class
+        fields = form_class.wix_fields(data)
+        title, description = intake_form.message_title, intake_form.message_description
+        preview = data.get(form_class.preview_field) or intake_form.message_title
+    return build_form_message(
+        title=title,
+        description=description,
+        fields=fields,
+        reference=str(submission.reference),
+        preview_text=f"{submission.name or submission.email}: {preview}",
+    )

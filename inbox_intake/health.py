@@ -12,9 +12,9 @@ from django.db import DatabaseError, connection
 from django.utils import timezone
 from kombu.exceptions import OperationalError
 
-from . import services
 from .conf import intake_settings
 from .models import Heartbeat, StatusTally, Submission
+from .services import reporting
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +39,7 @@ def check() -> dict:
     problems = [f"{part} unreachable" for part in ("database", "broker") if not report[part]]
     if report["database"]:
         relay_at = Heartbeat.objects.filter(name=RELAY).values_list("at", flat=True).first()
-        oldest = services.oldest_pending()
+        oldest = reporting.oldest_pending()
         report |= {
             "relay_last_run_age": _age(relay_at, now),
             "oldest_pending_age": _age(oldest and oldest.created_at, now),

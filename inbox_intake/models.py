@@ -1,11 +1,77 @@
 import uuid
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Count, Q
 from django.utils.translation import ngettext
 
 from .text import replace_lone_surrogates
 from .wix.errors import error_text
+
+
+class SubmissionQuerySet(models.QuerySet):
+    """The sets of submissions the app acts on, each named once."""
+
+    def pending(self):
+        """Still to be delivered: what the relay and the workers act on."""
+        return self.filter(status__in=Submission.PENDING_STATUSES)
+
+    def due(self, now: datetime, *, early: timedelta = timedelta(0)):
+        """Pending and due now: QUEUED; RETRYING whose time has come (`early`: a worker may take
+        one that much before, as a broker countdown can fire a moment early); SENDING whose
+        worker vanished (its lease ran out), which may have been delivered.
+
+        The `status__in` repeats what the rest implies, so that PostgreSQL sees it may use the
+        partial index of pending rows: the relay stays one cheap query at any table size.
+        """
+        Status = Submission.Status
+        return self.pending().filter(
+            Q(status=Status.QUEUED)
+            | Q(status=Status.RETRYING, next_attempt_at__lte=now + early)
+            | Q(status=Status.SENDING, locked_until__lt=now)
+        )
+
+    def leased(self, submission_id: int, until: datetime):
+        """The submission, if it is still SENDING under the lease that runs `until`: the guard of
+        every write a worker makes, so that one whose lease passed to another writes nothing."""
+        return self.filter(pk=submission_id, status=Submission.Status.SENDING, locked_until=until)
+
+    def retryable(self):
+        return self.filter(status__in=Submission.RETRYABLE_STATUSES)
+
+    def discardable(self):
+        return self.filter(status__in=Submission.DISCARDABLE_STATUSES)
+
+    def purgeable(self, received_before: datetime):
+        """Finished with (delivered, given up, discarded or spam) and received before then."""
+        return self.filter(created_at__lt=received_before, status__in=Submission.PURGEABLE_STATUSES)
+
+    def counts_by_status(self) -> dict[str, int]:
+        """{status: how many}, in one grouped query. COUNT(*) rather than COUNT(id) lets
+        PostgreSQL answer from the status index alone."""
+        return dict(self.order_by().values_list("status").annotate(n=Count("*")))
+
+    def search(self, term: str):
+        """Submissions matching a reference, a Wix message id, an email or its beginning, or a
+        name.
+
+        Every kind of term but a name is answered from an index, so looking up what a customer
+        or Wix quoted stays instant on millions of rows; a name is looked for only in a term
+        that could be one (letters, no @), as it means reading the whole table. Emails are
+        stored in lower case.
+        """
+        term = term.strip()
+        if not term:
+            return self
+        matches = Q(wix_message_id=term)
+        try:
+            matches |= Q(reference=uuid.UUID(term))
+        except ValueError:
+            matches |= Q(email__startswith=term.lower())
+            if "@" not in term and any(character.isalpha() for character in term):
+                matches |= Q(name__icontains=term)
+        return self.filter(matches)
 
 
 class Submission(models.Model):
@@ -24,6 +90,13 @@ class Submission(models.Model):
         DISCARDED = "discarded", "Discarded"
         SPAM = "spam", "Spam"
 
+    #: Still to be delivered; staff can send again; staff can stop; finished with.
+    PENDING_STATUSES = (Status.QUEUED, Status.RETRYING, Status.SENDING)
+    RETRYABLE_STATUSES = (Status.FAILED, Status.RETRYING)
+    DISCARDABLE_STATUSES = (Status.QUEUED, Status.RETRYING, Status.FAILED)
+    PURGEABLE_STATUSES = (Status.SENT, Status.FAILED, Status.DISCARDED, Status.SPAM)
+    #: While any submission is in these states, something is failing.
+    FAILING_STATUSES = (Status.RETRYING, Status.FAILED)
     NAME_MAX_LENGTH = 300
 
     reference = models.UUIDField(default=uuid.uuid4, unique=True, editable=False)
@@ -57,6 +130,8 @@ class Submission(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     sent_at = models.DateTimeField(null=True, blank=True)
 
+    objects = SubmissionQuerySet.as_manager()
+
     class Meta:
         ordering = ["-created_at"]
         indexes = [
@@ -86,6 +161,12 @@ class Submission(models.Model):
         return super().from_db(db, field_names, [replace_lone_surrogates(v) for v in values])
 
 
+class DeliveryAttemptQuerySet(models.QuerySet):
+    def failures(self):
+        """Attempts that did not deliver (sent and found-already-delivered ones did)."""
+        return self.exclude(outcome__in=DeliveryAttempt.SUCCESSFUL_OUTCOMES)
+
+
 class DeliveryAttempt(models.Model):
     """One try at delivering a submission, kept for staff to read."""
 
@@ -96,6 +177,8 @@ class DeliveryAttempt(models.Model):
         AMBIGUOUS = "ambiguous", "Uncertain (may have been delivered)"
         PERMANENT = "permanent", "Permanent failure"
 
+    SUCCESSFUL_OUTCOMES = (Outcome.SENT, Outcome.RECONCILED)
+
     submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="attempts")
     started_at = models.DateTimeField()
     finished_at = models.DateTimeField()
@@ -104,6 +187,8 @@ class DeliveryAttempt(models.Model):
     wix_error_code = models.CharField(max_length=100, blank=True)
     request_id = models.CharField(max_length=200, blank=True)
     error = models.TextField(blank=True)
+
+    objects = DeliveryAttemptQuerySet.as_manager()
 
     class Meta:
         ordering = ["-started_at"]
@@ -140,8 +225,8 @@ class StatusTally(models.Model):
     Triggers in the database (migration 0004) add a row whenever a submission is inserted,
     changes status or is deleted, in the same transaction, whatever wrote it: so the sum per
     status is exact at every moment, and writers append rows rather than queue on one counter.
-    `services.fold_status_tally()` sums the rows into one per status every minute, so reading the
-    counts costs the same on a table of a thousand submissions or of ten million.
+    `services.reporting.fold_status_tally()` sums the rows into one per status every minute, so
+    reading the counts costs the same on a table of a thousand submissions or of ten million.
     """
 
     status = models.CharField(max_length=10, choices=Submission.Status.choices)

@@ -20,9 +20,10 @@ from django.core.cache import cache
 from django.utils.datastructures import MultiValueDict
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import metrics, services
+from . import metrics
 from .conf import intake_settings
 from .models import Submission
+from .services.intake import accept_submission
 from .text import has_lone_surrogate, replace_lone_surrogates
 
 logger = logging.getLogger(__name__)
@@ -126,7 +127,7 @@ def admit(
     provider = captcha_provider()
     if provider and not spam:
         verify_captcha(provider, str(data.get(provider.response_field) or ""), client_ip)
-    return services.accept_submission(
+    return accept_submission(
         form_name=form_name,
         data=form.cleaned_data,
         client_ip=client_ip,

@@ -1,25 +1,27 @@
-"""Thin Celery tasks: each calls one service function (the relay also notes that it ran)."""
+"""Thin Celery tasks: each calls service functions and holds no logic of its own."""
 
 from celery import shared_task
 
-from . import alerts, health, services
+from . import alerts, health
+from .services import delivery, relay, reporting
+from .services.broker import DELIVER_TASK
 
 
-@shared_task(name=services.DELIVER_TASK, ignore_result=True)
+@shared_task(name=DELIVER_TASK, ignore_result=True)
 def deliver_submission(submission_id: int) -> None:
-    services.deliver(submission_id)
+    delivery.deliver(submission_id)
 
 
 @shared_task(ignore_result=True)
 def relay_due_submissions() -> int:
-    enqueued = services.relay_due_submissions()
+    enqueued = relay.relay_due_submissions()
     health.note_relay_run()
     return enqueued
 
 
 @shared_task(ignore_result=True)
 def fold_status_tally() -> int:
-    return services.fold_status_tally()
+    return reporting.fold_status_tally()
 
 
 @shared_task(ignore_result=True)

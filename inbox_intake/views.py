@@ -1,6 +1,6 @@
 """Thin views: the form page and its iframe embed, the JSON endpoint, the schema and the script.
 
-Every check lives in protection.py and every state change in services.py; these views only turn
+Every check lives in protection.py and every state change in services/; these views only turn
 HTTP into calls of `protection.admit` and its outcome back into HTTP.
 """
 

@@ -19,7 +19,7 @@ from .models import WixRateWindow
 WINDOW_SECONDS = 6
 
 
-class DatabaseRateLimiter:
+class WixRateLimiter:
     def __init__(
         self,
         requests_per_minute: int,

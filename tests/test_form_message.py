@@ -1,6 +1,6 @@
 import pytest
 
-from inbox_intake.messages import (
+from inbox_intake.form_message import (
     FOLDED_LABEL,
     MAX_FIELD_LENGTH,
     MAX_FIELDS,

@@ -4,8 +4,8 @@ import pytest
 from django.core.serializers.json import DjangoJSONEncoder
 
 from inbox_intake.conf import intake_settings
+from inbox_intake.form_message import build_form_message
 from inbox_intake.forms import ContactForm, get_registered_form, registered_forms
-from inbox_intake.messages import build_form_message
 from site_project.forms import QuoteRequestForm
 
 

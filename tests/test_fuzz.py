@@ -20,10 +20,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 from schemathesis import checks
 
-from inbox_intake import services
+from inbox_intake.form_message import form_message_for
 from inbox_intake.forms import registered_forms
 from inbox_intake.models import Submission
 from inbox_intake.text import has_lone_surrogate
+
+pytestmark = pytest.mark.e2e  # long runs, or Node.js: the slower tier
 
 pytestmark = pytest.mark.django_db
 
@@ -111,7 +113,7 @@ def assert_deliverable(submission: Submission):
     """Everything stored can be shown and sent: no character that UTF-8 cannot write."""
     stored = json.dumps(submission.data, ensure_ascii=False) + submission.name + submission.email
     assert not has_lone_surrogate(stored)
-    json.dumps(services.form_message_for(submission).as_wix(), ensure_ascii=False).encode()
+    json.dumps(form_message_for(submission).as_wix(), ensure_ascii=False).encode()
 
 
 @pytest.mark.usefixtures("no_rate_limits")

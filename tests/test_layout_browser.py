@@ -4,8 +4,8 @@ as a screenshot under var/screenshots/ for people to look at."""
 
 import pytest
 
-from inbox_intake import services
 from inbox_intake.models import DeliveryAttempt, Submission
+from inbox_intake.services import delivery
 from tests.conftest import ROOT
 
 pytestmark = pytest.mark.e2e
@@ -24,7 +24,7 @@ def pages(live_server, sandbox_url, make_submission, admin_user, transactional_d
     delivered = make_submission(
         data={"message": "A long message that goes on. " * 20, "phone": "+15555550100"}
     )
-    services.deliver(delivered.pk)
+    delivery.deliver(delivered.pk)
     for index, status in enumerate(Submission.Status.values):
         make_submission(
             status=status,

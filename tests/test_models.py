@@ -13,8 +13,8 @@ from django.db import connection, transaction
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count
 
-from inbox_intake import services
 from inbox_intake.models import StatusTally, Submission
+from inbox_intake.services import reporting
 
 Status = Submission.Status
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +48,7 @@ def test_fold_leaves_one_row_per_status_and_the_same_counts(make_submission):
     Submission.objects.filter(status=Status.QUEUED).update(status=Status.SENT)
     assert StatusTally.objects.count() == 10
 
-    folded = services.fold_status_tally(batch_size=3)
+    folded = reporting.fold_status_tally(batch_size=3)
 
     assert folded >= 10
     assert (
@@ -80,10 +80,10 @@ def test_fold_beside_an_uncommitted_writer_counts_its_rows_once(make_submission)
     thread = threading.Thread(target=writer)
     thread.start()
     assert inserted.wait(10)
-    services.fold_status_tally()
+    reporting.fold_status_tally()
     release.set()
     thread.join(10)
-    services.fold_status_tally()
+    reporting.fold_status_tally()
 
     assert StatusTally.counts() == true_counts()
     assert StatusTally.counts()["spam"] == 1
@@ -99,7 +99,7 @@ def test_two_folds_at_once_neither_lose_nor_double_a_row(make_submission):
     def first_fold():
         try:
             with transaction.atomic():
-                services.fold_status_tally()
+                reporting.fold_status_tally()
                 first_folded.set()
                 release.wait(10)
         finally:
@@ -107,7 +107,7 @@ def test_two_folds_at_once_neither_lose_nor_double_a_row(make_submission):
 
     def second_fold():
         try:
-            services.fold_status_tally()
+            reporting.fold_status_tally()
             second_done.set()
         finally:
             connection.close()
@@ -159,13 +159,14 @@ def test_sqlite_keeps_the_tally_through_every_migration(tmp_path):
     triggers: after all migrations the tally must still follow every write."""
     script = """
 import json
-from inbox_intake import services
+from inbox_intake.services import broker, delivery, relay, reporting, staff_actions
+
 from inbox_intake.models import StatusTally, Submission
 for status in ("sent", "sent", "failed", "queued"):
     Submission.objects.create(data={}, email="x@example.com", status=status)
 Submission.objects.filter(status="failed").update(status="queued")
 Submission.objects.filter(status="sent").first().delete()
-services.fold_status_tally()
+reporting.fold_status_tally()
 Submission.objects.create(data={}, email="y@example.com", status="spam")
 print(json.dumps(StatusTally.counts()))
 """

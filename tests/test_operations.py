@@ -12,9 +12,10 @@ from django.core.management import call_command
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from inbox_intake import alerts, health, services
+from inbox_intake import alerts, health
 from inbox_intake.conf import intake_settings
 from inbox_intake.models import Heartbeat, Submission
+from inbox_intake.services import delivery, staff_actions
 from tests.conftest import wait_until
 
 Status = Submission.Status
@@ -49,7 +50,7 @@ def test_a_failed_submission_mails_one_digest_then_quiet_then_one_recovery(admin
     assert alerts.send_alerts() == 0, "ten more within the interval: no mail"
     assert len(mail.outbox) == 1
 
-    services.discard_submissions(Submission.objects.filter(status=Status.FAILED))
+    staff_actions.discard_submissions(Submission.objects.filter(status=Status.FAILED))
     assert alerts.send_alerts() == 1
     assert "recovered" in mail.outbox[-1].subject
     assert alerts.send_alerts() == 0, "one recovery, not one per run"
@@ -306,7 +307,7 @@ def test_each_attempt_logs_one_key_value_line(
     submission = make_submission(data={"message": "A private message body"})
 
     with caplog.at_level(logging.INFO, logger="inbox_intake.delivery"):
-        services.deliver(submission.pk)
+        delivery.deliver(submission.pk)
 
     (record,) = [r for r in caplog.records if r.name == "inbox_intake.delivery"]
     line = record.getMessage()
@@ -334,7 +335,7 @@ def test_the_log_line_can_be_json_and_names_the_failure(
     submission = make_submission()
 
     with caplog.at_level(logging.INFO, logger="inbox_intake.delivery"):
-        services.deliver(submission.pk)
+        delivery.deliver(submission.pk)
 
     (record,) = [r for r in caplog.records if r.name == "inbox_intake.delivery"]
     assert record.levelno == logging.ERROR
@@ -342,7 +343,12 @@ def test_the_log_line_can_be_json_and_names_the_failure(
     assert entry["reference"] == str(submission.reference)
     assert (entry["outcome"], entry["status"], entry["http_status"]) == ("permanent", "failed", 401)
     assert entry["wix_request_id"]
-    assert "HTTP 401" in entry["error"]
+    assert entry["wix_error_code"] == "UNAUTHENTICATED"
+    # The status, code and request id have their own keys; the error is Wix's message.
+    assert (
+        entry["error"]
+        == "POST /contacts/v4/contacts: unauthorized: Unknown API key or access token"
+    )
     assert "IST.wrong-key" not in record.getMessage()
 
 

@@ -10,8 +10,8 @@ from django.core.management import call_command
 from django.db.models import JSONField
 from django.utils import timezone
 
-from inbox_intake import services
 from inbox_intake.models import DeliveryAttempt, Submission, WixParticipant
+from inbox_intake.services import broker, delivery, relay, staff_actions
 from inbox_intake.tasks import deliver_submission
 from inbox_intake.wix import ApiKeyAuth, WixClient
 from site_project.celery import app as celery_app
@@ -33,7 +33,7 @@ def sandbox_client(sandbox_url, settings):
 
 @pytest.fixture
 def seeded_jitter(monkeypatch):
-    monkeypatch.setattr(services, "jitter_random", random.Random(42))
+    monkeypatch.setattr(delivery, "jitter_random", random.Random(42))
 
 
 def form_fields(message: SandboxMessage) -> dict:
@@ -48,7 +48,7 @@ def test_delivers_a_form_message_to_the_contacts_conversation(
 ):
     submission = make_submission(data={"phone": "+15555550100"})
 
-    delivered = services.deliver(submission.pk)
+    delivered = delivery.deliver(submission.pk)
 
     assert delivered.status == Status.SENT
     assert delivered.sent_at is not None
@@ -72,10 +72,10 @@ def test_delivers_a_form_message_to_the_contacts_conversation(
 
 
 def test_a_repeat_submitter_costs_one_api_call(sandbox_url, make_submission, transactional_db):
-    services.deliver(make_submission().pk)
+    delivery.deliver(make_submission().pk)
     calls_before = ApiCall.objects.count()
 
-    second = services.deliver(make_submission().pk)
+    second = delivery.deliver(make_submission().pk)
 
     assert ApiCall.objects.count() - calls_before == 1
     assert second.status == Status.SENT
@@ -90,7 +90,7 @@ def test_an_existing_wix_contact_is_reused_not_duplicated(
         {"emails": {"items": [{"tag": "WORK", "email": "JANE@example.com"}]}}
     )
 
-    delivered = services.deliver(make_submission().pk)
+    delivered = delivery.deliver(make_submission().pk)
 
     assert delivered.wix_contact_id == contact_id
     assert SandboxContact.objects.count() == 1
@@ -103,7 +103,7 @@ def test_one_mailbox_written_three_ways_is_one_wix_contact(
 ):
     spellings = ["jane@ex\u00e4mple.com", "jane@exa\u0308mple.com", "jane@XN--EXMPLE-CUA.com"]
 
-    delivered = [services.deliver(make_submission(data={"email": e}).pk) for e in spellings]
+    delivered = [delivery.deliver(make_submission(data={"email": e}).pk) for e in spellings]
 
     assert [submission.status for submission in delivered] == [Status.SENT] * 3
     assert SandboxContact.objects.count() == 1
@@ -116,7 +116,7 @@ def test_one_mailbox_written_three_ways_is_one_wix_contact(
 def test_a_linked_member_uses_the_member_id(sandbox_url, make_submission, transactional_db):
     member_id = "88888888-8888-4888-8888-888888888888"
 
-    delivered = services.deliver(make_submission(wix_member_id=member_id).pk)
+    delivered = delivery.deliver(make_submission(wix_member_id=member_id).pk)
 
     assert delivered.status == Status.SENT
     conversation = SandboxConversation.objects.get()
@@ -127,26 +127,26 @@ def test_a_linked_member_uses_the_member_id(sandbox_url, make_submission, transa
 def test_an_anonymous_visitor_id_is_used_when_given(sandbox_url, make_submission, transactional_db):
     visitor_id = "99999999-9999-4999-8999-999999999999"
 
-    services.deliver(make_submission(wix_anonymous_visitor_id=visitor_id).pk)
+    delivery.deliver(make_submission(wix_anonymous_visitor_id=visitor_id).pk)
 
     assert SandboxConversation.objects.get().participant["anonymousVisitorId"] == visitor_id
 
 
 def test_a_duplicate_task_message_does_nothing(sandbox_url, make_submission, transactional_db):
     submission = make_submission()
-    services.deliver(submission.pk)
+    delivery.deliver(submission.pk)
 
-    assert services.deliver(submission.pk) is None
+    assert delivery.deliver(submission.pk) is None
     assert SandboxMessage.objects.count() == 1
 
 
 def test_a_stale_cached_conversation_is_looked_up_again(
     sandbox_url, make_submission, transactional_db
 ):
-    services.deliver(make_submission().pk)
+    delivery.deliver(make_submission().pk)
     WixParticipant.objects.update(conversation_id="00000000-0000-4000-8000-000000000000")
 
-    delivered = services.deliver(make_submission().pk)
+    delivered = delivery.deliver(make_submission().pk)
 
     assert delivered.status == Status.SENT
     assert SandboxMessage.objects.count() == 2
@@ -157,12 +157,12 @@ def test_a_message_already_in_wix_is_recorded_not_sent_twice(
     sandbox_url, make_submission, transactional_db
 ):
     submission = make_submission()
-    services.deliver(submission.pk)
+    delivery.deliver(submission.pk)
     Submission.objects.filter(pk=submission.pk).update(
         status=Status.RETRYING, next_attempt_at=timezone.now(), needs_reconciliation=True
     )
 
-    delivered = services.deliver(submission.pk)
+    delivered = delivery.deliver(submission.pk)
 
     assert delivered.status == Status.SENT
     assert delivered.needs_reconciliation is False
@@ -171,10 +171,10 @@ def test_a_message_already_in_wix_is_recorded_not_sent_twice(
 
 
 def test_reconciliation_that_finds_nothing_sends(sandbox_url, make_submission, transactional_db):
-    services.deliver(make_submission().pk)
+    delivery.deliver(make_submission().pk)
     second = make_submission(needs_reconciliation=True)
 
-    delivered = services.deliver(second.pk)
+    delivered = delivery.deliver(second.pk)
 
     assert delivered.attempts.first().outcome == Outcome.SENT
     assert SandboxMessage.objects.count() == 2
@@ -190,7 +190,7 @@ def test_wrong_api_key_fails_at_once_with_a_clear_reason(
     settings.WIX_API_KEY = "IST.wrong-key"
     settings.WIX_SITE_ID = sandbox_setting("WIX_SANDBOX_SITE_ID")
 
-    failed = services.deliver(make_submission().pk)
+    failed = delivery.deliver(make_submission().pk)
 
     assert failed.status == Status.FAILED
     assert failed.next_attempt_at is None
@@ -204,7 +204,7 @@ def test_wrong_api_key_fails_at_once_with_a_clear_reason(
 def test_wix_down_keeps_the_submission_for_a_retry(make_submission, settings, seeded_jitter):
     settings.WIX_API_BASE_URL = "http://127.0.0.1:9/wix-sandbox"
 
-    retrying = services.deliver(make_submission().pk)
+    retrying = delivery.deliver(make_submission().pk)
 
     assert retrying.status == Status.RETRYING
     assert retrying.next_attempt_at > timezone.now() - timedelta(seconds=1)
@@ -217,7 +217,7 @@ def test_the_attempt_limit_turns_retrying_into_failed_and_says_so(make_submissio
     settings.INBOX_INTAKE_MAX_ATTEMPTS = 3
     submission = make_submission(attempt_count=2, attempts_since_retry=2)
 
-    failed = services.deliver(submission.pk)
+    failed = delivery.deliver(submission.pk)
 
     assert failed.status == Status.FAILED
     assert failed.attempt_count == 3
@@ -233,7 +233,7 @@ def test_a_limit_of_one_attempt_gives_up_in_the_singular(make_submission, settin
     settings.WIX_API_BASE_URL = "http://127.0.0.1:9/wix-sandbox"
     settings.INBOX_INTAKE_MAX_ATTEMPTS = 1
 
-    failed = services.deliver(make_submission().pk)
+    failed = delivery.deliver(make_submission().pk)
 
     assert failed.last_error.startswith("Gave up after 1 attempt (INBOX_INTAKE_MAX_ATTEMPTS): ")
 
@@ -243,12 +243,12 @@ def test_the_attempt_count_is_the_total_across_a_retry(make_submission, settings
     settings.WIX_API_BASE_URL = "http://127.0.0.1:9/wix-sandbox"
     settings.INBOX_INTAKE_MAX_ATTEMPTS = 2
     submission = make_submission()
-    services.deliver(submission.pk)
+    delivery.deliver(submission.pk)
     make_due(submission)
-    assert services.deliver(submission.pk).status == Status.FAILED
+    assert delivery.deliver(submission.pk).status == Status.FAILED
 
-    services.retry_submissions(Submission.objects.filter(pk=submission.pk))
-    retried = services.deliver(submission.pk)
+    staff_actions.retry_submissions(Submission.objects.filter(pk=submission.pk))
+    retried = delivery.deliver(submission.pk)
 
     assert (retried.status, retried.attempt_count, retried.attempts_since_retry) == (
         Status.RETRYING,
@@ -259,7 +259,7 @@ def test_the_attempt_count_is_the_total_across_a_retry(make_submission, settings
 
 
 def test_a_submission_too_large_for_wix_fails_with_the_reason(make_submission):
-    failed = services.deliver(make_submission(data={"message": "x" * 200_000}).pk)
+    failed = delivery.deliver(make_submission(data={"message": "x" * 200_000}).pk)
 
     assert failed.status == Status.FAILED
     assert "more than 14 fields" in failed.last_error
@@ -276,7 +276,7 @@ def test_an_expired_lease_is_taken_over_and_looks_before_sending(
         status=Status.SENDING, locked_until=timezone.now() - timedelta(seconds=1), attempt_count=1
     )
 
-    delivered = services.deliver(submission.pk)
+    delivered = delivery.deliver(submission.pk)
 
     assert delivered.status == Status.SENT
     assert delivered.attempt_count == 2
@@ -288,7 +288,7 @@ def test_a_live_lease_is_left_alone(make_submission):
         status=Status.SENDING, locked_until=timezone.now() + timedelta(minutes=1)
     )
 
-    assert services.deliver(submission.pk) is None
+    assert delivery.deliver(submission.pk) is None
 
 
 def test_a_retry_that_is_not_due_is_left_alone(make_submission):
@@ -296,7 +296,7 @@ def test_a_retry_that_is_not_due_is_left_alone(make_submission):
         status=Status.RETRYING, next_attempt_at=timezone.now() + timedelta(minutes=5)
     )
 
-    assert services.deliver(submission.pk) is None
+    assert delivery.deliver(submission.pk) is None
 
 
 def test_backoff_is_exponential_with_full_jitter_and_capped(settings, seeded_jitter):
@@ -304,7 +304,7 @@ def test_backoff_is_exponential_with_full_jitter_and_capped(settings, seeded_jit
     settings.INBOX_INTAKE_BACKOFF_CAP = 300
     expected = random.Random(42)
 
-    delays = [services.retry_delay(attempt) for attempt in range(1, 9)]
+    delays = [delivery.retry_delay(attempt) for attempt in range(1, 9)]
 
     ceilings = [10, 20, 40, 80, 160, 300, 300, 300]
     assert delays == [expected.uniform(0, ceiling) for ceiling in ceilings]
@@ -314,7 +314,7 @@ def test_backoff_is_exponential_with_full_jitter_and_capped(settings, seeded_jit
 def test_backoff_never_comes_before_retry_after(settings, seeded_jitter):
     settings.INBOX_INTAKE_BACKOFF_BASE = 1
 
-    assert services.retry_delay(1, retry_after=30) == 30
+    assert delivery.retry_delay(1, retry_after=30) == 30
 
 
 def test_relay_enqueues_what_is_due_and_nothing_else(
@@ -334,7 +334,7 @@ def test_relay_enqueues_what_is_due_and_nothing_else(
     make_submission(status=Status.FAILED, enqueued_at=long_ago)
 
     with django_capture_on_commit_callbacks() as callbacks:
-        enqueued = services.relay_due_submissions(now=now)
+        enqueued = relay.relay_due_submissions(now=now)
 
     assert enqueued == 3
     assert len(callbacks) == 3
@@ -346,9 +346,9 @@ def test_relay_waits_a_grace_period_before_enqueuing_again(make_submission, empt
     make_submission(status=Status.QUEUED, enqueued_at=None)
     now = timezone.now()
 
-    assert services.relay_due_submissions(now=now) == 1
-    assert services.relay_due_submissions(now=now + timedelta(seconds=5)) == 0
-    assert services.relay_due_submissions(now=now + timedelta(minutes=5)) == 1
+    assert relay.relay_due_submissions(now=now) == 1
+    assert relay.relay_due_submissions(now=now + timedelta(seconds=5)) == 0
+    assert relay.relay_due_submissions(now=now + timedelta(minutes=5)) == 1
 
 
 def test_relay_leaves_enqueued_rows_alone_while_tasks_wait_in_the_broker(
@@ -363,17 +363,17 @@ def test_relay_leaves_enqueued_rows_alone_while_tasks_wait_in_the_broker(
     never_published = make_submission(status=Status.QUEUED, enqueued_at=None)
     orphaned = make_submission(status=Status.SENDING, locked_until=long_ago, enqueued_at=long_ago)
     deliver_submission.apply_async((waiting.pk,))  # a message still waiting its turn
-    assert services.waiting_in_broker() == 1
+    assert broker.waiting_task_count() == 1
 
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.relay_due_submissions(now=now) == 2
+        assert relay.relay_due_submissions(now=now) == 2
     relayed = Submission.objects.filter(enqueued_at=now).values_list("pk", flat=True)
     assert set(relayed) == {never_published.pk, orphaned.pk}
 
-    assert services.waiting_in_broker() == 3
+    assert broker.waiting_task_count() == 3
     empty_queue()
     with django_capture_on_commit_callbacks():
-        assert services.relay_due_submissions(now=now + timedelta(seconds=1)) == 2
+        assert relay.relay_due_submissions(now=now + timedelta(seconds=1)) == 2
     relayed = Submission.objects.filter(enqueued_at=now + timedelta(seconds=1))
     assert set(relayed.values_list("pk", flat=True)) == {waiting.pk, retrying.pk}
 
@@ -383,26 +383,26 @@ def test_waiting_in_broker_is_zero_for_a_missing_queue_or_an_unreachable_broker(
 ):
     queue = f"{celery_app.conf.task_default_queue}_never_declared"
     monkeypatch.setitem(celery_app.conf, "task_default_queue", queue)
-    assert services.waiting_in_broker() == 0
+    assert broker.waiting_task_count() == 0
 
     monkeypatch.setitem(celery_app.conf, "broker_read_url", "redis://127.0.0.1:9/0")
-    assert services.waiting_in_broker() == 0
+    assert broker.waiting_task_count() == 0
     assert "Could not ask the broker how many tasks wait" in caplog.text
 
 
 @pytest.mark.e2e
 def test_waiting_in_broker_counts_on_rabbitmq_too(rabbitmq_broker, monkeypatch):
-    assert services.waiting_in_broker() == 0, "no queue yet: nothing waits"
+    assert broker.waiting_task_count() == 0, "no queue yet: nothing waits"
 
     for submission_id in (1, 2):
         deliver_submission.apply_async((submission_id,))
 
     queue = celery_app.conf.task_default_queue
     # Published on another connection: RabbitMQ may take a moment to route them.
-    wait_until(lambda: services.waiting_in_broker() == 2, timeout=10, what="two waiting tasks")
+    wait_until(lambda: broker.waiting_task_count() == 2, timeout=10, what="two waiting tasks")
     assert rabbitmq_broker.queue_length(queue) == 2
     monkeypatch.setitem(celery_app.conf, "task_default_queue", f"{queue}_never_declared")
-    assert services.waiting_in_broker() == 0
+    assert broker.waiting_task_count() == 0
 
 
 # --- Retry and discard ----------------------------------------------------------------------------
@@ -416,7 +416,7 @@ def test_retry_requeues_failed_and_says_why_others_were_skipped(make_submission)
     make_submission(status=Status.DISCARDED)
     make_submission(status=Status.SENDING)
 
-    result = services.retry_submissions(Submission.objects.all())
+    result = staff_actions.retry_submissions(Submission.objects.all())
 
     assert result.done == 1
     assert result.describe("queued") == (
@@ -439,14 +439,14 @@ def test_retry_requeues_failed_and_says_why_others_were_skipped(make_submission)
     ],
 )
 def test_bulk_results_use_plural_forms(done, skipped, text):
-    assert services.BulkResult(done, Counter(skipped)).describe("queued") == text
+    assert staff_actions.BulkResult(done, Counter(skipped)).describe("queued") == text
 
 
 def test_discard_stops_delivery_but_keeps_the_submission(make_submission):
     queued = make_submission(status=Status.QUEUED)
     make_submission(status=Status.SENT)
 
-    result = services.discard_submissions(Submission.objects.all())
+    result = staff_actions.discard_submissions(Submission.objects.all())
 
     assert result.done == 1
     assert dict(result.skipped) == {"already sent": 1}
@@ -484,7 +484,7 @@ def make_due(submission):
 def test_rate_limit_waits_at_least_retry_after(make_submission, sandbox_faults):
     sandbox_faults({"contacts.create": {"rate_limit_429": 1, "retry_after": 45}})
 
-    retrying = services.deliver(make_submission().pk)
+    retrying = delivery.deliver(make_submission().pk)
 
     assert retrying.status == Status.RETRYING
     assert retrying.next_attempt_at >= timezone.now() + timedelta(seconds=44)
@@ -495,7 +495,7 @@ def test_rate_limit_waits_at_least_retry_after(make_submission, sandbox_faults):
 def test_wix_5xx_on_a_lookup_is_retried(make_submission, sandbox_faults):
     sandbox_faults({"conversations.get_or_create": {"error_503": 1}})
 
-    retrying = services.deliver(make_submission().pk)
+    retrying = delivery.deliver(make_submission().pk)
 
     assert retrying.status == Status.RETRYING
     assert retrying.needs_reconciliation is False
@@ -507,14 +507,14 @@ def test_an_uncertain_send_is_checked_before_sending_again(make_submission, sand
     sandbox_faults({"messages.send": {fault: 1}})
     submission = make_submission()
 
-    uncertain = services.deliver(submission.pk)
+    uncertain = delivery.deliver(submission.pk)
 
     assert uncertain.status == Status.RETRYING
     assert uncertain.needs_reconciliation is True
     assert uncertain.attempts.get().outcome == Outcome.AMBIGUOUS
     sandbox_faults({})
     make_due(submission)
-    delivered = services.deliver(submission.pk)
+    delivered = delivery.deliver(submission.pk)
     assert delivered.status == Status.SENT
     assert delivered.attempts.first().outcome == Outcome.SENT
     assert SandboxMessage.objects.count() == 1
@@ -523,12 +523,12 @@ def test_an_uncertain_send_is_checked_before_sending_again(make_submission, sand
 def test_a_send_that_reached_wix_is_never_posted_twice(make_submission, sandbox_faults):
     sandbox_faults({"messages.send": {"store_then_fail": 1}})
     submission = make_submission()
-    services.deliver(submission.pk)
+    delivery.deliver(submission.pk)
     assert SandboxMessage.objects.count() == 1, "Wix kept the message but answered 500"
 
     sandbox_faults({})
     make_due(submission)
-    delivered = services.deliver(submission.pk)
+    delivered = delivery.deliver(submission.pk)
 
     assert delivered.status == Status.SENT
     assert delivered.attempts.first().outcome == Outcome.RECONCILED
@@ -540,7 +540,7 @@ def test_a_send_that_hangs_past_the_timeout_is_uncertain(make_submission, sandbo
     settings.WIX_READ_TIMEOUT = 0.5
     sandbox_faults({"messages.send": {"hang": 1, "hang_seconds": 2}})
 
-    uncertain = services.deliver(make_submission().pk)
+    uncertain = delivery.deliver(make_submission().pk)
 
     assert uncertain.status == Status.RETRYING
     assert uncertain.needs_reconciliation is True
@@ -563,7 +563,7 @@ def test_permanent_faults_fail_at_once_and_a_retry_after_the_fix_delivers(
     sandbox_faults({"messages.send": {fault: 1}})
     submission = make_submission()
 
-    failed = services.deliver(submission.pk)
+    failed = delivery.deliver(submission.pk)
 
     assert failed.status == Status.FAILED
     assert f"HTTP {status}" in failed.last_error
@@ -575,15 +575,15 @@ def test_permanent_faults_fail_at_once_and_a_retry_after_the_fix_delivers(
     )
     assert attempt.request_id and attempt.request_id not in attempt.error
     sandbox_faults({})
-    services.retry_submissions(Submission.objects.filter(pk=submission.pk))
-    delivered = services.deliver(submission.pk)
+    staff_actions.retry_submissions(Submission.objects.filter(pk=submission.pk))
+    delivered = delivery.deliver(submission.pk)
     assert (delivered.status, delivered.attempt_count) == (Status.SENT, 2)
 
 
 def test_wix_down_is_transient(make_submission, sandbox_faults):
     sandbox_faults({"*": {"down": 1}})
 
-    retrying = services.deliver(make_submission().pk)
+    retrying = delivery.deliver(make_submission().pk)
 
     assert retrying.status == Status.RETRYING
     assert retrying.attempts.get().outcome == Outcome.TRANSIENT
@@ -597,8 +597,8 @@ def test_oauth_app_credentials_deliver_with_one_token(
     settings.WIX_APP_SECRET = sandbox_setting("WIX_SANDBOX_APP_SECRET")
     settings.WIX_APP_INSTANCE_ID = sandbox_setting("WIX_SANDBOX_INSTANCE_ID")
 
-    first = services.deliver(make_submission().pk)
-    second = services.deliver(make_submission().pk)
+    first = delivery.deliver(make_submission().pk)
+    second = delivery.deliver(make_submission().pk)
 
     assert (first.status, second.status) == (Status.SENT, Status.SENT)
     assert ApiCall.objects.filter(path="/oauth2/token").count() == 1
@@ -615,7 +615,7 @@ def test_a_refused_oauth_token_request_fails_as_an_auth_error(
     settings.WIX_APP_INSTANCE_ID = "nowhere"
     settings.WIX_API_BASE_URL = sandbox_url + "/no-such-prefix"  # the token endpoint answers 404
 
-    failed = services.deliver(make_submission().pk)
+    failed = delivery.deliver(make_submission().pk)
 
     assert failed.status == Status.FAILED
     assert failed.last_error.startswith("The OAuth access token request failed")
@@ -634,7 +634,7 @@ def test_a_row_with_a_lone_surrogate_is_delivered(
 
     monkeypatch.setattr(JSONField, "from_db_value", as_sqlite_can_store_it)
 
-    delivered = services.deliver(submission.pk)
+    delivered = delivery.deliver(submission.pk)
 
     assert delivered.status == Status.SENT
     assert form_fields(SandboxMessage.objects.get())["Message"] == "Hi \ufffd"
@@ -644,9 +644,9 @@ def test_an_unexpected_error_is_recorded_not_left_stuck(make_submission, monkeyp
     def broken(submission):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(services, "form_message_for", broken)
+    monkeypatch.setattr(delivery, "form_message_for", broken)
 
-    retrying = services.deliver(make_submission().pk)
+    retrying = delivery.deliver(make_submission().pk)
 
     assert retrying.status == Status.RETRYING
     assert retrying.needs_reconciliation is True
@@ -659,7 +659,7 @@ def test_a_worker_whose_lease_passed_to_another_never_sends(
     """The wait before the send (here the rate limiter) outlasts the lease; the relay hands the
     row to another worker. The first worker must then leave the send to that one."""
     submission = make_submission()
-    client = services.get_wix_client()
+    client = delivery.get_wix_client()
 
     def slow_throttle():
         if ApiCall.objects.filter(path="/inbox/v2/conversations").exists():
@@ -668,9 +668,9 @@ def test_a_worker_whose_lease_passed_to_another_never_sends(
             )
 
     monkeypatch.setattr(client, "throttle", slow_throttle)
-    monkeypatch.setattr(services, "get_wix_client", lambda: client)
+    monkeypatch.setattr(delivery, "get_wix_client", lambda: client)
 
-    assert services.deliver(submission.pk) is None
+    assert delivery.deliver(submission.pk) is None
     assert not SandboxMessage.objects.exists()
     assert not DeliveryAttempt.objects.exists()
     submission.refresh_from_db()
@@ -683,7 +683,7 @@ def test_the_lease_is_renewed_right_before_the_send(
     settings.INBOX_INTAKE_LEASE_SECONDS = 300
     submission = make_submission()
 
-    delivered = services.deliver(submission.pk)
+    delivered = delivery.deliver(submission.pk)
 
     assert delivered.status == Status.SENT
     assert delivered.locked_until is None

@@ -1,7 +1,7 @@
 import pytest
 
 from inbox_intake.models import WixRateWindow
-from inbox_intake.throttle import DatabaseRateLimiter
+from inbox_intake.wix_rate_limiter import WixRateLimiter
 
 
 class FakeTime:
@@ -26,7 +26,7 @@ def fake_time():
 
 @pytest.mark.django_db
 def test_no_sliding_minute_exceeds_the_budget(fake_time):
-    limiter = DatabaseRateLimiter(200, clock=fake_time.clock, sleep=fake_time.sleep)
+    limiter = WixRateLimiter(200, clock=fake_time.clock, sleep=fake_time.sleep)
     call_times = []
 
     for _ in range(600):
@@ -42,7 +42,7 @@ def test_no_sliding_minute_exceeds_the_budget(fake_time):
 @pytest.mark.django_db
 def test_a_full_window_waits_for_the_next_one(fake_time):
     fake_time.now = 1_000_002.0 + 1.5  # 1.5 s into a 6 s window
-    limiter = DatabaseRateLimiter(22, clock=fake_time.clock, sleep=fake_time.sleep)  # 2 a window
+    limiter = WixRateLimiter(22, clock=fake_time.clock, sleep=fake_time.sleep)  # 2 a window
 
     limiter(), limiter(), limiter()
 
@@ -56,7 +56,7 @@ def test_a_window_opened_by_another_process_meanwhile_is_counted_in_not_waited_o
 ):
     """Two processes open a window at once: ours finds no row to count in, then the other's
     INSERT lands before we look again. The window has room, so nobody sleeps."""
-    limiter = DatabaseRateLimiter(200, clock=fake_time.clock, sleep=fake_time.sleep)
+    limiter = WixRateLimiter(200, clock=fake_time.clock, sleep=fake_time.sleep)
     window = int(fake_time.now // limiter.window_seconds)
     count = limiter._count
 
@@ -75,7 +75,7 @@ def test_a_window_opened_by_another_process_meanwhile_is_counted_in_not_waited_o
 
 @pytest.mark.django_db
 def test_old_windows_are_cleaned_up(fake_time):
-    limiter = DatabaseRateLimiter(200, clock=fake_time.clock, sleep=fake_time.sleep)
+    limiter = WixRateLimiter(200, clock=fake_time.clock, sleep=fake_time.sleep)
     limiter()
     fake_time.now += 600
 

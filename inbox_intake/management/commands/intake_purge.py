@@ -1,7 +1,7 @@
 from django.core.management.base import BaseCommand
 
-from inbox_intake import services
 from inbox_intake.conf import intake_settings
+from inbox_intake.services import staff_actions
 from inbox_intake.text import submissions
 
 from ._durations import parse_duration
@@ -20,7 +20,7 @@ class Command(BaseCommand):
     def handle(self, *args, older_than, batch_size, **options):
         anonymise = intake_settings.INBOX_INTAKE_PURGE_MODE == "anonymise"
         total = 0
-        for total in services.purge_submissions(
+        for total in staff_actions.purge_submissions(
             older_than=parse_duration(older_than), anonymise=anonymise, batch_size=batch_size
         ):
             self.stdout.write(f"{total} so far")

@@ -3,7 +3,8 @@ import time
 from django.core.management.base import BaseCommand
 from django.utils.translation import ngettext
 
-from inbox_intake import alerts, health, services
+from inbox_intake import alerts, health
+from inbox_intake.services.relay import relay_due_submissions
 from inbox_intake.text import submissions
 
 
@@ -21,7 +22,7 @@ class Command(BaseCommand):
     def handle(self, *args, loop, interval, **options):
         while True:
             total = 0
-            while enqueued := services.relay_due_submissions():
+            while enqueued := relay_due_submissions():
                 total += enqueued
             health.note_relay_run()
             mailed = alerts.send_alerts()

@@ -2,8 +2,8 @@ from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
-from inbox_intake import services
 from inbox_intake.models import Submission
+from inbox_intake.services import staff_actions
 from inbox_intake.text import submissions
 
 from ._durations import parse_duration
@@ -39,14 +39,14 @@ class Command(BaseCommand):
             except ValidationError as error:
                 raise CommandError(f"Not a valid reference: {error.messages[0]}") from error
         if dry_run:
-            retryable = selection.filter(status__in=services.RETRYABLE_STATUSES).count()
+            retryable = selection.retryable().count()
             self.stdout.write(f"Would retry {submissions(retryable)}.")
             return
         ids = list(selection.order_by("pk").values_list("pk", flat=True))
         # Batches keep each UPDATE short on a big backlog, and let the progress bar move.
-        total = services.BulkResult()
+        total = staff_actions.BulkResult()
         for start in range(0, len(ids), BATCH_SIZE):
-            result = services.retry_submissions(
+            result = staff_actions.retry_submissions(
                 Submission.objects.filter(pk__in=ids[start : start + BATCH_SIZE])
             )
             total.done += result.done

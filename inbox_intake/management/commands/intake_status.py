@@ -3,7 +3,7 @@ from urllib.parse import urlsplit
 
 from django.core.management.base import BaseCommand
 
-from inbox_intake import services
+from inbox_intake.services import reporting
 
 
 class Command(BaseCommand):
@@ -13,7 +13,7 @@ class Command(BaseCommand):
     )
 
     def handle(self, *args, **options):
-        status = services.delivery_status()
+        status = reporting.delivery_status()
         where = "the local Wix sandbox" if status.uses_sandbox else "Wix"
         self.stdout.write(f"Delivering to {where} at {status.api_base_url}")
         if status.uses_sandbox and not _answers(status.api_base_url):

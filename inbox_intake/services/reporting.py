@@ -1,0 +1,184 @@
+"""What staff are shown of delivery as a whole: the counts per status and what is stuck or
+failing (the admin summary, `intake_status`), the last 30 days (the admin chart), the CSV export,
+and keeping the status tally cheap to read."""
+
+import csv
+import json
+import unicodedata
+from collections import Counter, defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+
+from django.db import connection, transaction
+from django.db.models import Count
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from ..conf import intake_settings
+from ..models import DeliveryAttempt, StatusTally, Submission
+
+Status = Submission.Status
+
+
+@dataclass
+class DeliveryStatus:
+    counts: dict
+    oldest_pending: Submission | None
+    last_failure: DeliveryAttempt | None
+    uses_sandbox: bool
+    api_base_url: str
+
+
+def delivery_status() -> DeliveryStatus:
+    """Counts per status, the oldest submission still waiting, and the latest failure while
+    something is failing (an old error, since put right, is not news)."""
+    counts = StatusTally.counts()
+    failing = any(counts[status] for status in Submission.FAILING_STATUSES)
+    return DeliveryStatus(
+        counts=counts,
+        oldest_pending=oldest_pending(),
+        last_failure=DeliveryAttempt.objects.failures().order_by("-started_at").first()
+        if failing
+        else None,
+        uses_sandbox=intake_settings.uses_sandbox,
+        api_base_url=intake_settings.WIX_API_BASE_URL,
+    )
+
+
+def oldest_pending() -> Submission | None:
+    """The submission that has waited longest for delivery (its summary fields only)."""
+    return (
+        Submission.objects.pending()
+        .only("reference", "status", "created_at", "last_error")
+        .order_by("created_at")
+        .first()
+    )
+
+
+def fold_status_tally(*, batch_size: int = 50_000) -> int:
+    """Sum the tally's rows into one per status, so that reading it stays cheap; return how many
+    rows were folded.
+
+    Each batch's rows are deleted and summed in one statement (DELETE … RETURNING), so a fold
+    running beside another, or beside writers adding rows, neither loses nor counts a row twice.
+    """
+    table = StatusTally._meta.db_table
+    folded = 0
+    while True:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                f"DELETE FROM {table} WHERE id IN "  # noqa: S608 (the model's own table name)
+                f"(SELECT id FROM {table} ORDER BY id LIMIT %s) RETURNING status, delta",
+                [batch_size],
+            )
+            rows = cursor.fetchall()
+            sums = Counter()
+            for status, delta in rows:
+                sums[status] += delta
+            StatusTally.objects.bulk_create(
+                StatusTally(status=status, delta=total) for status, total in sums.items() if total
+            )
+        folded += len(rows)
+        if len(rows) < batch_size:
+            return folded
+
+
+@dataclass(frozen=True)
+class DayOutcome:
+    day: date
+    sent: int
+    failed: int
+    #: Received but neither sent nor failed: still waiting, discarded, or spam.
+    other: int
+
+    @property
+    def received(self) -> int:
+        return self.sent + self.failed + self.other
+
+
+def daily_outcomes(*, days: int = 30) -> list[DayOutcome]:
+    """Of the submissions received on each of the last `days` days (today included), how many
+    were sent, failed, or neither, in one query. Every day is listed, quiet ones as zeros."""
+    first_day = timezone.localdate() - timedelta(days=days - 1)
+    rows = (
+        Submission.objects.filter(
+            created_at__gte=timezone.make_aware(datetime.combine(first_day, time.min)),
+        )
+        .annotate(day=TruncDate("created_at"))
+        .order_by()
+        .values_list("day", "status")
+        .annotate(n=Count("*"))
+    )
+    by_day = defaultdict(Counter)
+    for day, status, count in rows:
+        by_day[day][status] = count
+    outcomes = []
+    for day in (first_day + timedelta(days=offset) for offset in range(days)):
+        counts = by_day[day]
+        sent, failed = counts.pop(Status.SENT, 0), counts.pop(Status.FAILED, 0)
+        outcomes.append(DayOutcome(day, sent, failed, other=sum(counts.values())))
+    return outcomes
+
+
+CSV_HEADER = (
+    "reference",
+    "received",
+    "status",
+    "name",
+    "email",
+    "form",
+    "attempts",
+    "sent at",
+    "last error",
+    "submitted data",
+)
+#: A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+FORMULA_PREFIXES = ("=", "+", "-", "@")
+
+
+def submissions_csv(queryset) -> Iterator[str]:
+    """The submissions as CSV lines, read in chunks, for a streamed download of any size.
+
+    A cell that a spreadsheet would run as a formula gets a leading single quote.
+    """
+    writer = csv.writer(_LineEcho())
+    yield writer.writerow(CSV_HEADER)
+    for submission in queryset.iterator(chunk_size=2000):
+        row = (
+            submission.reference,
+            _local_iso(submission.created_at),
+            submission.get_status_display(),
+            submission.name,
+            submission.email,
+            submission.form_name,
+            submission.attempt_count,
+            _local_iso(submission.sent_at),
+            submission.last_error,
+            json.dumps(submission.data, ensure_ascii=False),
+        )
+        yield writer.writerow([_formula_safe(str(cell)) for cell in row])
+
+
+class _LineEcho:
+    """A file whose write() returns what it was given, so csv.writer can feed a generator."""
+
+    def write(self, line: str) -> str:
+        return line
+
+
+def _local_iso(moment: datetime | None) -> str:
+    return timezone.localtime(moment).isoformat(timespec="seconds") if moment else ""
+
+
+def _formula_safe(cell: str) -> str:
+    """The cell with a leading `'` if it starts with a formula character, whitespace, or a
+    control or format character (a zero-width space, a BOM…): spreadsheets may skip those and
+    run the `=` behind them."""
+    if cell and (
+        cell.startswith(FORMULA_PREFIXES)
+        or cell[0].isspace()
+        or unicodedata.category(cell[0]) in ("Cc", "Cf")
+    ):
+        return f"'{cell}"
+    return cell
