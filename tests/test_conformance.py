@@ -31,7 +31,7 @@ from wix_sandbox import faults
 from wix_sandbox.conf import sandbox_setting
 from wix_sandbox.models import ApiCall
 
-pytestmark = pytest.mark.e2e  # long runs, or Node.js: the slower tier
+pytestmark = pytest.mark.e2e  # runs the official SDK under Node.js: the slower tier
 
 CONFORMANCE_DIR = settings.BASE_DIR / "conformance"
 SCENARIO = CONFORMANCE_DIR / "sdk_scenario.mjs"

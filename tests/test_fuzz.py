@@ -25,9 +25,9 @@ from inbox_intake.forms import registered_forms
 from inbox_intake.models import Submission
 from inbox_intake.text import has_lone_surrogate
 
-pytestmark = pytest.mark.e2e  # long runs, or Node.js: the slower tier
 
-pytestmark = pytest.mark.django_db
+# Hundreds of examples each: the slower tier.
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 
 FORMS = registered_forms()
 VALID = {
