@@ -109,30 +109,16 @@ class SubmissionChangeList(ChangeList):
         if not span["first"]:
             return {"show": False}
         first, last = timezone.localdate(span["first"]), timezone.localdate(span["last"])
-        year, month, day = self._chosen_date()
-        if not year and first.year == last.year:
-            year = first.year
-            if first.month == last.month:
-                month = first.month
-        if year and month and day > monthrange(year, month)[1]:
-            day = 0  # a day of the month, chosen when the month had not been (?created_at__day=31)
-
-        def choice(moment: date, title_format: str, *parts: str) -> dict:
-            filters = {f"created_at__{part}": getattr(moment, part) for part in parts}
-            return {
-                "link": self.get_query_string(filters, ["created_at__"]),
-                "title": capfirst(formats.date_format(moment, title_format)),
-            }
-
+        year, month, day = self._level(first, last)
         if year and month and day:
             moment = date(year, month, day)
-            back = choice(moment, "YEAR_MONTH_FORMAT", "year", "month")
+            back = self._choice(moment, "YEAR_MONTH_FORMAT", "year", "month")
             choices = [{"title": capfirst(formats.date_format(moment, "MONTH_DAY_FORMAT"))}]
         elif year and month:
-            back = choice(date(year, month, 1), "Y", "year")
+            back = self._choice(date(year, month, 1), "Y", "year")
             days = (date(year, month, n) for n in range(1, monthrange(year, month)[1] + 1))
             choices = [
-                choice(moment, "MONTH_DAY_FORMAT", "year", "month", "day")
+                self._choice(moment, "MONTH_DAY_FORMAT", "year", "month", "day")
                 for moment in days
                 if first <= moment <= last
             ]
@@ -140,15 +126,35 @@ class SubmissionChangeList(ChangeList):
             back = {"link": self.get_query_string({}, ["created_at__"]), "title": "All dates"}
             months = (date(year, n, 1) for n in range(1, 13))
             choices = [
-                choice(moment, "YEAR_MONTH_FORMAT", "year", "month")
+                self._choice(moment, "YEAR_MONTH_FORMAT", "year", "month")
                 for moment in months
                 if first.replace(day=1) <= moment <= last
             ]
         else:
             back = None
             years = (date(n, 1, 1) for n in range(first.year, last.year + 1))
-            choices = [choice(moment, "Y", "year") for moment in years]
+            choices = [self._choice(moment, "Y", "year") for moment in years]
         return {"show": True, "back": back, "choices": choices}
+
+    def _level(self, first: date, last: date) -> tuple[int, int, int]:
+        """The year, month and day to list from (0 where none): as chosen, or narrowed at once
+        when every submission falls in one year, or one month."""
+        year, month, day = self._chosen_date()
+        if not year and first.year == last.year:
+            year = first.year
+            if first.month == last.month:
+                month = first.month
+        if year and month and day > monthrange(year, month)[1]:
+            day = 0  # a day of the month, chosen when the month had not been (?created_at__day=31)
+        return year, month, day
+
+    def _choice(self, moment: date, title_format: str, *parts: str) -> dict:
+        """One link of the drill-down: `moment` filtered by its `parts` (year, month, day)."""
+        filters = {f"created_at__{part}": getattr(moment, part) for part in parts}
+        return {
+            "link": self.get_query_string(filters, ["created_at__"]),
+            "title": capfirst(formats.date_format(moment, title_format)),
+        }
 
     def _chosen_date(self) -> tuple[int, int, int]:
         """The year, month and day chosen in the drill-down (0 where none is), or none of them

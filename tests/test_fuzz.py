@@ -25,7 +25,6 @@ from inbox_intake.forms import registered_forms
 from inbox_intake.models import Submission
 from inbox_intake.text import has_lone_surrogate
 
-
 # Hundreds of examples each: the slower tier.
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db]
 

@@ -312,46 +312,79 @@ def _never_connected(error: requests.ConnectionError) -> bool:
     return isinstance(reason, NewConnectionError)
 
 
-def _error_from_response(response: requests.Response, what: str, *, idempotent: bool) -> WixError:
-    status = response.status_code
-    request_id = response.headers.get("x-wix-request-id")
-    body = _json_or_none(response)
-    details = body.get("details") or {} if isinstance(body, dict) else {}
-    details = details if isinstance(details, dict) else {}
-    application_error = details.get("applicationError") or {}
-    wix_message = (body or {}).get("message") if isinstance(body, dict) else None
-    code = application_error.get("code")
-    text = f"{what}: {wix_message or response.reason or 'error'}"
-    description = application_error.get("description")
-    if description and description != wix_message:
-        text += f": {description}"
-    common = {
-        "status": status,
-        "code": str(code) if code is not None else None,
-        "request_id": request_id,
-        "data": application_error.get("data") if isinstance(application_error, dict) else None,
-    }
-    if status == 400:
+@dataclass(frozen=True)
+class _ErrorBody:
+    """What a Wix error answer says: its message and application error, and any field
+    violations (400), read leniently, since an error may come from a proxy with no JSON at all."""
+
+    message: str | None
+    code: str | None
+    description: str | None
+    data: dict | None
+    violations: list[str]
+
+    @classmethod
+    def of(cls, response: requests.Response) -> "_ErrorBody":
+        body = _json_or_none(response)
+        body = body if isinstance(body, dict) else {}
+        details = body.get("details") if isinstance(body.get("details"), dict) else {}
+        application_error = details.get("applicationError")
+        application_error = application_error if isinstance(application_error, dict) else {}
+        code = application_error.get("code")
         violations = [
             f"{violation.get('field')}: {violation.get('description')}"
             for violation in (details.get("validationError") or {}).get("fieldViolations", [])
         ]
-        if violations:
-            text += " (" + "; ".join(violations) + ")"
-        return WixValidationError(text, violations=violations, **common)
-    if status in (401, 403):
-        return WixAuthError(text, **common)
-    if status == 404:
-        return WixNotFoundError(text, **common)
-    if status == 409:
-        return WixConflictError(text, **common)
+        return cls(
+            message=body.get("message"),
+            code=str(code) if code is not None else None,
+            description=application_error.get("description"),
+            data=application_error.get("data"),
+            violations=violations,
+        )
+
+    def text(self, what: str, reason: str | None) -> str:
+        """ "POST /inbox/v2/messages: Wix's message: its description (field: problem; …)"."""
+        text = f"{what}: {self.message or reason or 'error'}"
+        if self.description and self.description != self.message:
+            text += f": {self.description}"
+        if self.violations:
+            text += " (" + "; ".join(self.violations) + ")"
+        return text
+
+
+def _error_from_response(response: requests.Response, what: str, *, idempotent: bool) -> WixError:
+    """The WixError for an answer other than 200, by what the caller should do next."""
+    status = response.status_code
+    body = _ErrorBody.of(response)
+    text = body.text(what, response.reason)
+    common = {
+        "status": status,
+        "code": body.code,
+        "request_id": response.headers.get("x-wix-request-id"),
+        "data": body.data,
+    }
+    if status == 400:
+        return WixValidationError(text, violations=body.violations, **common)
     if status == 429:
         return WixRateLimitError(text, retry_after=_retry_after_seconds(response), **common)
     if status >= 500:
         if idempotent:
             return WixTransientError(text, **common)
         return WixAmbiguousError(text + "; the request may have taken effect", **common)
-    return WixPermanentError(f"{what}: unexpected HTTP {status} from Wix", **common)
+    error_class = ERROR_CLASSES_BY_STATUS.get(status)
+    if error_class is None:
+        return WixPermanentError(f"{what}: unexpected HTTP {status} from Wix", **common)
+    return error_class(text, **common)
+
+
+#: The answers that need nothing but their class (400, 429 and 5xx carry more).
+ERROR_CLASSES_BY_STATUS = {
+    401: WixAuthError,
+    403: WixAuthError,
+    404: WixNotFoundError,
+    409: WixConflictError,
+}
 
 
 def _json_answer(response: requests.Response, what: str, *, idempotent: bool) -> dict:
