@@ -9,6 +9,7 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 
 from inbox_intake.models import DeliveryAttempt, Submission, WixParticipant
+from inbox_intake.services import reporting
 from tests.conftest import ROOT, free_port
 
 Status = Submission.Status
@@ -250,3 +251,49 @@ def test_demo_admin_says_when_its_password_was_changed(live_server, tmp_path, dj
 
     assert "log in as admin (its password was changed since it was created)" in banner
     assert "changepassword admin" in banner
+
+
+# --- The backlog, in time ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def backlog(make_submission, settings):
+    """Wix's budget at 10 calls a minute: 60 pending submissions, 20 of them from submitters the
+    participant cache knows (1 call each), 40 new (3 calls each): 140 calls, 14 minutes."""
+    settings.INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE = 10
+    for n in range(60):
+        email = f"visitor{n}@example.com"
+        make_submission(status=Status.QUEUED, email=email, data={"email": email})
+    for n in range(20):
+        WixParticipant.objects.create(key=f"email:visitor{n}@example.com", conversation_id=f"c{n}")
+
+
+def test_the_drain_estimate_counts_the_calls_each_submission_needs(backlog):
+    drain = reporting.drain_estimate()
+
+    assert (drain.pending, drain.calls, drain.minutes) == (60, 140, 14)
+    assert (
+        drain.describe()
+        == "60 submissions waiting: about 14 min at Wix's limit (140 calls at 10 a minute)"
+    )
+
+
+def test_intake_status_says_how_long_the_backlog_takes(backlog):
+    out = StringIO()
+    call_command("intake_status", stdout=out)
+
+    assert "Backlog: 60 submissions waiting: about 14 min at Wix's limit" in out.getvalue()
+
+
+def test_a_backlog_of_a_few_minutes_is_not_worth_a_word(make_submission, settings):
+    settings.INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE = 10
+    for n in range(16):  # 48 calls: under 5 minutes
+        make_submission(status=Status.QUEUED, email=f"v{n}@example.com")
+
+    assert reporting.drain_estimate() is None
+
+
+def test_the_admin_summary_shows_the_drain_time(admin_client, backlog):
+    page = admin_client.get("/admin/inbox_intake/submission/").content.decode()
+
+    assert "Backlog: 60 submissions waiting: about 14 min at Wix&#x27;s limit" in page

@@ -4,6 +4,7 @@ and keeping the status tally cheap to read."""
 
 import csv
 import json
+import math
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterator
@@ -11,12 +12,13 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
 from django.db import connection, transaction
-from django.db.models import Count
-from django.db.models.functions import TruncDate
+from django.db.models import CharField, Count, Exists, OuterRef, Value
+from django.db.models.functions import Concat, TruncDate
 from django.utils import timezone
 
 from ..conf import intake_settings
-from ..models import DeliveryAttempt, StatusTally, Submission
+from ..models import DeliveryAttempt, StatusTally, Submission, WixParticipant
+from ..text import submissions
 
 Status = Submission.Status
 
@@ -28,6 +30,56 @@ class DeliveryStatus:
     last_failure: DeliveryAttempt | None
     uses_sandbox: bool
     api_base_url: str
+    drain: "DrainEstimate | None"
+
+
+#: Wix calls a pending submission costs: a known participant only the send; a new one also the
+#: contact and the conversation (README, "Delivery states").
+CALLS_KNOWN_PARTICIPANT, CALLS_NEW_PARTICIPANT = 1, 3
+#: A backlog that drains within this many minutes is not worth a word.
+DRAIN_WORTH_SAYING_MINUTES = 5
+
+
+@dataclass(frozen=True)
+class DrainEstimate:
+    """How long the pending submissions take to reach Wix at the shared budget of calls."""
+
+    pending: int
+    calls: int
+    per_minute: int
+
+    @property
+    def minutes(self) -> int:
+        return math.ceil(self.calls / self.per_minute)
+
+    def describe(self) -> str:
+        hours, minutes = divmod(self.minutes, 60)
+        duration = f"{hours} h {minutes} min" if hours else f"{minutes} min"
+        return (
+            f"{submissions(self.pending)} waiting: about {duration} at Wix's limit "
+            f"({self.calls:,} calls at {self.per_minute} a minute)"
+        )
+
+
+def drain_estimate() -> DrainEstimate | None:
+    """The backlog's drain time, when it is more than a few minutes of Wix's budget (None when
+    there is no budget, INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE = 0).
+
+    A submitter known by email is told from the participant cache; members and visitors are
+    counted as new (a few, in practice), so the estimate errs long.
+    """
+    per_minute = intake_settings.INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE
+    if not per_minute:
+        return None
+    pending = Submission.objects.pending()
+    total = pending.count()
+    if total * CALLS_KNOWN_PARTICIPANT <= DRAIN_WORTH_SAYING_MINUTES * per_minute:
+        return None  # even if every one is known, it drains within the minutes worth no word
+    known_key = Concat(Value("email:"), OuterRef("email"), output_field=CharField())
+    known = pending.filter(Exists(WixParticipant.objects.filter(key=known_key))).count()
+    calls = known * CALLS_KNOWN_PARTICIPANT + (total - known) * CALLS_NEW_PARTICIPANT
+    estimate = DrainEstimate(pending=total, calls=calls, per_minute=per_minute)
+    return estimate if estimate.minutes > DRAIN_WORTH_SAYING_MINUTES else None
 
 
 def delivery_status() -> DeliveryStatus:
@@ -43,6 +95,7 @@ def delivery_status() -> DeliveryStatus:
         else None,
         uses_sandbox=intake_settings.uses_sandbox,
         api_base_url=intake_settings.WIX_API_BASE_URL,
+        drain=drain_estimate(),
     )
 
 

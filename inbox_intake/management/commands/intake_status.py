@@ -35,6 +35,8 @@ class Command(BaseCommand):
             )
         else:
             self.stdout.write("Nothing pending.")
+        if status.drain:
+            self.stdout.write(f"Backlog: {status.drain.describe()}.")
         if status.last_failure:
             failure = status.last_failure
             self.stdout.write(
