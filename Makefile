@@ -6,6 +6,7 @@ INSTALLED := $(VENV)/.installed
 NODE_INSTALLED := conformance/node_modules/.installed
 # Browser tests drive Debian's Chromium (never a downloaded browser build).
 CHROMIUM := /usr/bin/chromium
+WRK := /usr/bin/wrk
 # make run is a local run: DEBUG on unless set, which (with no Wix credentials) means sandbox mode
 # for every command it runs, migrate included.
 LOCAL := DEBUG=$${DEBUG:-true}
@@ -28,6 +29,11 @@ $(NODE_INSTALLED): conformance/package.json conformance/package-lock.json
 $(CHROMIUM):
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 	test -x $(CHROMIUM)
+
+# tests/test_bench.py runs bench.intake at a tiny size, which loads the server with wrk.
+$(WRK):
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk
+	test -x $(WRK)
 
 setup: $(INSTALLED)
 
@@ -57,7 +63,7 @@ format: setup
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
-test: lint $(NODE_INSTALLED) $(CHROMIUM)
+test: lint $(NODE_INSTALLED) $(CHROMIUM) $(WRK)
 	$(BIN)/pytest
 
 # The benchmarks of docs/benchmarks.md, at their default sizes (under 10 minutes on 2 cores); each
