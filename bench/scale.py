@@ -208,7 +208,7 @@ def load(database_url: str, rows: int, config: ScaleConfig) -> tuple[int, float]
                 "client_ip": "203.0.113.7",
             }
             if status in ("sent", "failed", "retrying"):
-                row["attempt_count"] = 1
+                row["attempt_count"] = row["attempts_since_retry"] = 1
             if status == "sent":
                 row |= {
                     "sent_at": created + timedelta(seconds=2),
