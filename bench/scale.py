@@ -91,7 +91,7 @@ class SizeResult:
     rows: int
     attempts: int
     load_seconds: float
-    #: services.fold_status_tally() after the load: the triggers wrote one tally row per row.
+    #: StatusTally.fold() after the load: the triggers wrote one tally row per row.
     fold_seconds: float
     vacuum_analyze_seconds: float
     table_mb: float
@@ -241,11 +241,10 @@ def fold_tally(rows: int) -> float:
     itself; return how long the fold took."""
     from django.db.models import Count
 
-    from inbox_intake import services
     from inbox_intake.models import StatusTally, Submission
 
     started = time.monotonic()
-    services.fold_status_tally()
+    StatusTally.fold()
     seconds = time.monotonic() - started
     counted = Submission.objects.order_by().values_list("status").annotate(n=Count("*"))
     tallied = {status: n for status, n in StatusTally.counts().items() if n}

@@ -728,34 +728,6 @@ def purge_submissions(*, older_than: timedelta, anonymise: bool, batch_size: int
 # --- Admin reporting -----------------------------------------------------------------------------
 
 
-def fold_status_tally(*, batch_size: int = 50_000) -> int:
-    """Sum the tally's rows into one per status, so that reading it stays cheap; return how many
-    rows were folded.
-
-    Each batch's rows are deleted and summed in one statement (DELETE … RETURNING), so a fold
-    running beside another, or beside writers adding rows, neither loses nor counts a row twice.
-    """
-    table = StatusTally._meta.db_table
-    folded = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {table} WHERE id IN "  # noqa: S608 (the model's own table name)
-                f"(SELECT id FROM {table} ORDER BY id LIMIT %s) RETURNING status, delta",
-                [batch_size],
-            )
-            rows = cursor.fetchall()
-            sums = Counter()
-            for status, delta in rows:
-                sums[status] += delta
-            StatusTally.objects.bulk_create(
-                StatusTally(status=status, delta=total) for status, total in sums.items() if total
-            )
-        folded += len(rows)
-        if len(rows) < batch_size:
-            return folded
-
-
 @dataclass(frozen=True)
 class DayOutcome:
     day: date

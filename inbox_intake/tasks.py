@@ -1,8 +1,10 @@
-"""Thin Celery tasks: each calls one service function (the relay also notes that it ran)."""
+"""Thin Celery tasks: each calls one service function or model method (the relay also notes that
+it ran)."""
 
 from celery import shared_task
 
 from . import alerts, health, services
+from .models import StatusTally
 
 
 @shared_task(name=services.DELIVER_TASK, ignore_result=True)
@@ -19,7 +21,7 @@ def relay_due_submissions() -> int:
 
 @shared_task(ignore_result=True)
 def fold_status_tally() -> int:
-    return services.fold_status_tally()
+    return StatusTally.fold()
 
 
 @shared_task(ignore_result=True)
