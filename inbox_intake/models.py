@@ -170,7 +170,7 @@ class DeliveryAttempt(models.Model):
 class StatusTally(models.Model):
     """How many submissions are in each status, kept as rows of +1 and -1 on PostgreSQL.
 
-    Triggers (Submission.Meta.triggers) add a row whenever a submission is inserted, changes
+    Triggers (registered on Submission) add a row whenever a submission is inserted, changes
     status or is deleted, in the same transaction, whatever wrote it: so the sum per status is
     exact at every moment, and writers append rows rather than queue on one counter. `fold()` sums
     the rows into one per status every minute, so reading the counts costs the same on a table of
