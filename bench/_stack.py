@@ -458,6 +458,7 @@ SUBMISSION_DEFAULTS = {
     "name": "",
     "status": "queued",
     "attempt_count": 0,
+    "attempts_since_retry": 0,
     "next_attempt_at": None,
     "locked_until": None,
     "enqueued_at": None,

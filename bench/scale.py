@@ -91,7 +91,7 @@ class SizeResult:
     rows: int
     attempts: int
     load_seconds: float
-    #: reporting.fold_status_tally() after the load: the triggers wrote one tally row per row.
+    #: StatusTally.fold() after the load: the triggers wrote one tally row per row.
     fold_seconds: float
     vacuum_analyze_seconds: float
     table_mb: float
@@ -208,7 +208,7 @@ def load(database_url: str, rows: int, config: ScaleConfig) -> tuple[int, float]
                 "client_ip": "203.0.113.7",
             }
             if status in ("sent", "failed", "retrying"):
-                row["attempt_count"] = 1
+                row["attempt_count"] = row["attempts_since_retry"] = 1
             if status == "sent":
                 row |= {
                     "sent_at": created + timedelta(seconds=2),
@@ -242,10 +242,8 @@ def fold_tally(rows: int) -> float:
     from django.db.models import Count
 
     from inbox_intake.models import StatusTally, Submission
-    from inbox_intake.services import reporting
-
     started = time.monotonic()
-    reporting.fold_status_tally()
+    StatusTally.fold()
     seconds = time.monotonic() - started
     counted = Submission.objects.order_by().values_list("status").annotate(n=Count("*"))
     tallied = {status: n for status, n in StatusTally.counts().items() if n}

@@ -169,6 +169,21 @@ def _incomplete_credentials():
 
 
 @checks.register
+def check_pgtrigger(app_configs, **kwargs):
+    """The status tally's triggers come with pgtrigger's migration operations, which need its app
+    on every database: without it, `migrate` would stop on a TypeError about Meta.triggers."""
+    if apps.is_installed("pgtrigger"):
+        return []
+    return [
+        checks.Error(
+            "The pgtrigger app is not installed: Inbox Intake's migrations need it.",
+            hint='Add "pgtrigger" to INSTALLED_APPS.',
+            id="inbox_intake.E030",
+        )
+    ]
+
+
+@checks.register
 def check_forms(app_configs, **kwargs):
     from .forms import FormRegistryError, registered_forms
 

@@ -3,7 +3,8 @@
 from celery import shared_task
 
 from . import alerts, health
-from .services import delivery, relay, reporting
+from .models import StatusTally
+from .services import delivery, relay
 from .services.broker import DELIVER_TASK
 
 
@@ -21,7 +22,7 @@ def relay_due_submissions() -> int:
 
 @shared_task(ignore_result=True)
 def fold_status_tally() -> int:
-    return reporting.fold_status_tally()
+    return StatusTally.fold()
 
 
 @shared_task(ignore_result=True)

@@ -101,6 +101,15 @@ def test_sandbox_mode_without_the_sandbox_app(settings):
     assert '"wix_sandbox" to INSTALLED_APPS' in found["inbox_intake.E006"]
 
 
+def test_without_the_pgtrigger_app(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "pgtrigger"]
+
+    found = problems(settings)
+
+    assert set(found) == {"inbox_intake.E030"}
+    assert 'Add "pgtrigger" to INSTALLED_APPS' in found["inbox_intake.E030"]
+
+
 def test_sandbox_mode_pointed_at_real_wix(settings):
     found = problems(settings, WIX_API_BASE_URL="https://www.wixapis.com/")
 

@@ -1,20 +1,23 @@
-"""The status tally: database triggers keep per-status counts exact, whatever writes the rows."""
+"""The status tally: on PostgreSQL pgtrigger's triggers keep per-status counts exact, whatever
+writes the rows; elsewhere the counts come from the table itself."""
 
 import json
 import os
 import subprocess
 import sys
 import threading
+from importlib import import_module
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 from django.conf import settings
 from django.db import connection, transaction
+from django.db.migrations import RunPython
 from django.db.migrations.executor import MigrationExecutor
 from django.db.models import Count
 
 from inbox_intake.models import StatusTally, Submission
-from inbox_intake.services import reporting
 
 Status = Submission.Status
 ROOT = Path(__file__).resolve().parent.parent
@@ -48,7 +51,7 @@ def test_fold_leaves_one_row_per_status_and_the_same_counts(make_submission):
     Submission.objects.filter(status=Status.QUEUED).update(status=Status.SENT)
     assert StatusTally.objects.count() == 10
 
-    folded = reporting.fold_status_tally(batch_size=3)
+    folded = StatusTally.fold(batch_size=3)
 
     assert folded >= 10
     assert (
@@ -80,95 +83,141 @@ def test_fold_beside_an_uncommitted_writer_counts_its_rows_once(make_submission)
     thread = threading.Thread(target=writer)
     thread.start()
     assert inserted.wait(10)
-    reporting.fold_status_tally()
+    StatusTally.fold()
     release.set()
     thread.join(10)
-    reporting.fold_status_tally()
+    StatusTally.fold()
 
     assert StatusTally.counts() == true_counts()
     assert StatusTally.counts()["spam"] == 1
 
 
 @pytest.mark.django_db(transaction=True)
-def test_two_folds_at_once_neither_lose_nor_double_a_row(make_submission):
+def test_two_folds_at_once_neither_lose_nor_double_a_row_nor_wait(make_submission):
     for status in (Status.SENT, Status.SENT, Status.FAILED):
         make_submission(status=status)
     first_folded, release = threading.Event(), threading.Event()
-    second_done = threading.Event()
 
     def first_fold():
         try:
             with transaction.atomic():
-                reporting.fold_status_tally()
+                StatusTally.fold()
                 first_folded.set()
                 release.wait(10)
         finally:
             connection.close()
 
-    def second_fold():
-        try:
-            reporting.fold_status_tally()
-            second_done.set()
-        finally:
-            connection.close()
-
     first = threading.Thread(target=first_fold)
     first.start()
-    assert first_folded.wait(10)
-    second = threading.Thread(target=second_fold)
-    second.start()
-    # The second fold waits on the rows the first one deleted but has not committed yet.
-    assert not second_done.wait(0.5)
-    release.set()
-    first.join(10)
-    second.join(10)
+    try:
+        assert first_folded.wait(10)
+        # The first fold holds its batch (deleted and summed, not committed): the second skips
+        # those rows rather than wait, and finds nothing else to fold.
+        assert StatusTally.fold() == 0
+    finally:
+        release.set()
+        first.join(10)
 
-    assert second_done.is_set()
     assert StatusTally.counts() == true_counts()
     assert StatusTally.counts()["sent"] == 2
+    assert StatusTally.fold() == 2  # the first fold's sums, one row per status
+
+
+def tally_triggers() -> list[str]:
+    """The names of the triggers on the submissions table, their pgtrigger hash left off."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT tgname FROM pg_trigger WHERE NOT tgisinternal"
+            " AND tgrelid = 'inbox_intake_submission'::regclass ORDER BY tgname"
+        )
+        names = [name for (name,) in cursor.fetchall()]
+    return [name.rsplit("_", 1)[0] if name.startswith("pgtrigger_") else name for name in names]
 
 
 @pytest.mark.django_db(transaction=True)
-def test_migration_counts_the_submissions_already_there():
-    executor = MigrationExecutor(connection)
-    latest = executor.loader.graph.leaf_nodes("inbox_intake")
+def test_migrations_count_the_submissions_already_there_and_hand_over_to_pgtrigger():
+    """0004 counts what was there and its hand-written triggers count on; 0007 replaces them
+    with pgtrigger's, and going back to 0006 restores them, each in one transaction: no write
+    goes uncounted or is counted twice."""
+    latest = MigrationExecutor(connection).loader.graph.leaf_nodes("inbox_intake")
     before_tally = [("inbox_intake", "0003_admin_indexes")]
+    hand_written = [("inbox_intake", "0006_attempts_since_retry")]
+
+    def migrate(target):
+        executor = MigrationExecutor(connection)
+        executor.migrate(target)
+        return executor.loader.project_state(target).apps.get_model("inbox_intake", "Submission")
+
     try:
-        executor.migrate(before_tally)
-        old_apps = executor.loader.project_state(before_tally).apps
-        OldSubmission = old_apps.get_model("inbox_intake", "Submission")
+        OldSubmission = migrate(before_tally)
         for status in (Status.SENT, Status.SENT, Status.FAILED):
             OldSubmission.objects.create(data={}, email="old@example.com", status=status)
+        OldSubmission = migrate(hand_written)
+        OldSubmission.objects.create(data={}, email="0006@example.com", status=Status.SPAM)
+        assert tally_triggers() == ["submission_tally_insert_delete", "submission_tally_update"]
 
-        executor = MigrationExecutor(connection)
-        executor.migrate(latest)
+        migrate(latest)
+        Submission.objects.filter(status=Status.SPAM).update(status=Status.DISCARDED)
+        assert tally_triggers() == [
+            "pgtrigger_tally_delete",
+            "pgtrigger_tally_insert",
+            "pgtrigger_tally_status_change",
+        ]
+
+        OldSubmission = migrate(hand_written)
+        OldSubmission.objects.filter(status=Status.FAILED).update(status=Status.QUEUED)
+        assert StatusTally.counts() == true_counts()
     finally:
-        MigrationExecutor(connection).migrate(latest)
+        migrate(latest)
 
     Submission.objects.create(data={}, email="new@example.com")
     assert StatusTally.counts() == true_counts()
     assert StatusTally.counts() == dict.fromkeys(Status.values, 0) | {
         "sent": 2,
-        "failed": 1,
-        "queued": 1,
+        "discarded": 1,
+        "queued": 2,
     }
 
 
-def test_sqlite_keeps_the_tally_through_every_migration(tmp_path):
+def test_other_databases_migrate_without_hand_written_triggers():
+    """pgtrigger's operations do nothing outside PostgreSQL; the hand-written ones of 0004 and
+    0007 do nothing either (0004 used to stop `migrate` on any database but two)."""
+    executed = []
+    editor = SimpleNamespace(connection=SimpleNamespace(vendor="mysql"), execute=executed.append)
+    empty_tally = SimpleNamespace(objects=SimpleNamespace(all=lambda: SimpleNamespace(delete=list)))
+    old_apps = SimpleNamespace(get_model=lambda app_label, name: empty_tally)
+    for name in ("0004_status_tally", "0007_status_tally_pgtrigger"):
+        migration = import_module(f"inbox_intake.migrations.{name}").Migration
+        for operation in migration.operations:
+            if isinstance(operation, RunPython):
+                operation.code(old_apps, editor)
+                operation.reverse_code(old_apps, editor)
+
+    assert executed == []
+
+
+def test_sqlite_counts_the_table_after_every_migration(tmp_path):
     """`make run` uses SQLite, where a migration that rebuilds the submissions table drops its
-    triggers: after all migrations the tally must still follow every write."""
+    triggers: there the counts come from the table, and no trigger or tally row is left."""
     script = """
 import json
-from inbox_intake.services import broker, delivery, relay, reporting, staff_actions
-
+from django.db import connection
 from inbox_intake.models import StatusTally, Submission
 for status in ("sent", "sent", "failed", "queued"):
     Submission.objects.create(data={}, email="x@example.com", status=status)
 Submission.objects.filter(status="failed").update(status="queued")
 Submission.objects.filter(status="sent").first().delete()
-reporting.fold_status_tally()
+folded = StatusTally.fold()
 Submission.objects.create(data={}, email="y@example.com", status="spam")
-print(json.dumps(StatusTally.counts()))
+with connection.cursor() as cursor:
+    cursor.execute("SELECT name FROM sqlite_master WHERE type = 'trigger'")
+    triggers = cursor.fetchall()
+print(json.dumps({
+    "counts": StatusTally.counts(),
+    "folded": folded,
+    "tally_rows": StatusTally.objects.count(),
+    "triggers": triggers,
+}))
 """
     environment = os.environ | {
         "DJANGO_SETTINGS_MODULE": "site_project.settings",
@@ -182,5 +231,10 @@ print(json.dumps(StatusTally.counts()))
         )
         assert done.returncode == 0, done.stderr
 
-    counts = json.loads(done.stdout.strip().splitlines()[-1])
-    assert counts == dict.fromkeys(Status.values, 0) | {"sent": 1, "queued": 2, "spam": 1}
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert found == {
+        "counts": dict.fromkeys(Status.values, 0) | {"sent": 1, "queued": 2, "spam": 1},
+        "folded": 0,
+        "tally_rows": 0,
+        "triggers": [],
+    }

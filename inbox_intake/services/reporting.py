@@ -1,6 +1,6 @@
 """What staff are shown of delivery as a whole: the counts per status and what is stuck or
-failing (the admin summary, `intake_status`), the last 30 days (the admin chart), the CSV export,
-and keeping the status tally cheap to read."""
+failing (the admin summary, `intake_status`), the backlog's drain time, the last 30 days (the
+admin chart), and the CSV export."""
 
 import csv
 import json
@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 
-from django.db import connection, transaction
 from django.db.models import CharField, Count, Exists, OuterRef, Value
 from django.db.models.functions import Concat, TruncDate
 from django.utils import timezone
@@ -107,34 +106,6 @@ def oldest_pending() -> Submission | None:
         .order_by("created_at")
         .first()
     )
-
-
-def fold_status_tally(*, batch_size: int = 50_000) -> int:
-    """Sum the tally's rows into one per status, so that reading it stays cheap; return how many
-    rows were folded.
-
-    Each batch's rows are deleted and summed in one statement (DELETE … RETURNING), so a fold
-    running beside another, or beside writers adding rows, neither loses nor counts a row twice.
-    """
-    table = StatusTally._meta.db_table
-    folded = 0
-    while True:
-        with transaction.atomic(), connection.cursor() as cursor:
-            cursor.execute(
-                f"DELETE FROM {table} WHERE id IN "  # noqa: S608 (the model's own table name)
-                f"(SELECT id FROM {table} ORDER BY id LIMIT %s) RETURNING status, delta",
-                [batch_size],
-            )
-            rows = cursor.fetchall()
-            sums = Counter()
-            for status, delta in rows:
-                sums[status] += delta
-            StatusTally.objects.bulk_create(
-                StatusTally(status=status, delta=total) for status, total in sums.items() if total
-            )
-        folded += len(rows)
-        if len(rows) < batch_size:
-            return folded
 
 
 @dataclass(frozen=True)
