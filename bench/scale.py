@@ -242,6 +242,7 @@ def fold_tally(rows: int) -> float:
     from django.db.models import Count
 
     from inbox_intake.models import StatusTally, Submission
+
     started = time.monotonic()
     StatusTally.fold()
     seconds = time.monotonic() - started
