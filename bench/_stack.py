@@ -381,6 +381,8 @@ class BenchStack:
             DATABASE_URL=f"{self.database_url}?{self.database_options}".rstrip("?"),
             CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
             CELERY_TASK_DEFAULT_QUEUE=QUEUE,
+            # The rate limits' counters, shared by the web processes as a real site's must be.
+            CACHE_URL=f"redis://127.0.0.1:{redis_port}/1",
             INBOX_INTAKE_VAR_DIR=str(self.work_dir / "var"),
             SECRET_KEY=secrets.token_urlsafe(50),
             PORT=str(web_port),
