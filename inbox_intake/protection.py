@@ -16,7 +16,8 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
-from django.core.cache import cache
+from django.core.cache import DEFAULT_CACHE_ALIAS, caches
+from django.core.cache.backends.redis import RedisCache
 from django.utils.datastructures import MultiValueDict
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -247,12 +248,29 @@ def enforce_rate_limits(form_name: str, ip: str | None, *, now: float | None = N
 
 
 def _count(key: str, timeout: int) -> int:
-    cache.add(key, 0, timeout)
+    """Add one to the window's counter `key` (created for `timeout` seconds); return the count."""
+    backend = caches[DEFAULT_CACHE_ALIAS]
+    if isinstance(backend, RedisCache):
+        return _count_in_redis(backend, key, timeout)
+    backend.add(key, 0, timeout)
     try:
-        return cache.incr(key)
+        return backend.incr(key)
     except ValueError:  # the window expired between add and incr
-        cache.set(key, 1, timeout)
+        backend.set(key, 1, timeout)
         return 1
+
+
+def _count_in_redis(backend: RedisCache, key: str, timeout: int) -> int:
+    """The same in one round trip: through Django's cache API, Redis takes three per count
+    (add, then incr's EXISTS and INCR), which was the largest cost of the JSON endpoint
+    (docs/benchmarks.md). SET … NX EX creates the counter with its lifetime once; INCR counts."""
+    key = backend.make_and_validate_key(key)
+    # `_cache` is Django's Redis client wrapper (private; tests/test_protection.py runs every
+    # rate-limit test on a real Redis too, so a Django upgrade that moves it fails there).
+    pipeline = backend._cache.get_client(key, write=True).pipeline(transaction=False)
+    pipeline.set(key, 0, ex=timeout, nx=True)
+    pipeline.incr(key)
+    return pipeline.execute()[1]
 
 
 # --- Request bodies ------------------------------------------------------------------------------

@@ -1,8 +1,11 @@
 import json
+import os
 
 import pytest
+import redis
 import requests
 import responses
+from django.core.cache import cache
 from django.http import QueryDict
 
 from inbox_intake import protection
@@ -266,6 +269,30 @@ def test_json_body_with_plain_values():
     }
 
 
+@pytest.fixture
+def redis_cache(settings):
+    """Django's cache on the machine's Redis (a database and key prefix of this run's own)."""
+    settings.CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": "redis://127.0.0.1:6379/15",
+            "KEY_PREFIX": f"inbox_intake_test_{os.getpid()}",
+        }
+    }
+    cache.clear()
+    yield cache
+    cache.clear()
+
+
+@pytest.fixture(params=["locmem", "redis"])
+def rate_limit_cache(request):
+    """The rate limits' counters in memory (one web process), and in Redis (several): the
+    Redis backend counts in one pipelined round trip of its own."""
+    if request.param == "redis":
+        request.getfixturevalue("redis_cache")
+
+
+@pytest.mark.usefixtures("rate_limit_cache")
 def test_rate_limit_per_ip_and_form(settings):
     settings.INBOX_INTAKE_RATE_LIMIT_PER_IP = 2
     settings.INBOX_INTAKE_RATE_LIMIT_WINDOW = 600
@@ -284,6 +311,7 @@ def test_rate_limit_per_ip_and_form(settings):
     protection.enforce_rate_limits("contact", "203.0.113.9", now=now + 450)  # the next window
 
 
+@pytest.mark.usefixtures("rate_limit_cache")
 def test_rate_limit_per_form_counts_every_client(settings):
     settings.INBOX_INTAKE_RATE_LIMIT_PER_FORM = 3
 
@@ -294,6 +322,7 @@ def test_rate_limit_per_form_counts_every_client(settings):
         protection.enforce_rate_limits("contact", "203.0.113.4", now=100.0)
 
 
+@pytest.mark.usefixtures("rate_limit_cache")
 def test_a_client_over_its_own_limit_does_not_use_up_the_forms_budget(settings):
     settings.INBOX_INTAKE_RATE_LIMIT_PER_IP = 1
     settings.INBOX_INTAKE_RATE_LIMIT_PER_FORM = 3
@@ -475,3 +504,16 @@ def test_failed_captcha_is_not_stored(admit, contact_data, captcha):
         admit(contact_data)
 
     assert not Submission.objects.exists()
+
+
+def test_a_redis_counter_lives_as_long_as_its_window(redis_cache, settings):
+    settings.INBOX_INTAKE_RATE_LIMIT_WINDOW = 600
+    protection.enforce_rate_limits("contact", "203.0.113.9", now=6150.0)
+    protection.enforce_rate_limits("contact", "203.0.113.9", now=6150.0)
+
+    key = "inbox_intake:rate:ip:contact:203.0.113.9:6000"
+    assert redis_cache.get(key) == 2, "Django's cache API reads the counter"
+    server = redis.Redis.from_url(settings.CACHES["default"]["LOCATION"])
+    assert 0 < server.ttl(redis_cache.make_and_validate_key(key)) <= 600, (
+        "it expires with its window"
+    )
