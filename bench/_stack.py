@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psycopg
+import redis
 import requests
 from psycopg import sql
 
@@ -362,6 +363,10 @@ class BenchStack:
     root_urlconf: str = "site_project.urls"
     #: Django's options in DATABASE_URL's query string, e.g. "conn_max_age=60".
     database_options: str = ""
+    #: Celery's broker: "redis" (the stack's own Redis) or "rabbitmq" (a virtual host of its own
+    #: on the machine's RabbitMQ). Redis runs either way: it holds the rate limits' counters.
+    broker: str = "redis"
+    vhost: RabbitVhost | None = None
     env: dict[str, str] = field(default_factory=dict)
     base_url: str = ""
     database_url: str = ""
@@ -376,10 +381,17 @@ class BenchStack:
         redis_port, web_port = free_port(), free_port()
         self.database_url = recreate_database(self.postgres_url, self.database)
         self.base_url = f"http://127.0.0.1:{web_port}"
+        broker_url = f"redis://127.0.0.1:{redis_port}/0"
+        if self.broker == "rabbitmq":
+            self.vhost = RabbitVhost(f"inbox_intake_bench_{os.getpid()}")
+            with contextlib.suppress(StackError):
+                self.vhost.delete()  # left over from a run that was killed
+            self.vhost.create()
+            broker_url = self.vhost.url
         self.env = stack_env(
             DJANGO_SETTINGS_MODULE="site_project.settings",
             DATABASE_URL=f"{self.database_url}?{self.database_options}".rstrip("?"),
-            CELERY_BROKER_URL=f"redis://127.0.0.1:{redis_port}/0",
+            CELERY_BROKER_URL=broker_url,
             CELERY_TASK_DEFAULT_QUEUE=QUEUE,
             # The rate limits' counters, shared by the web processes as a real site's must be.
             CACHE_URL=f"redis://127.0.0.1:{redis_port}/1",
@@ -441,11 +453,21 @@ class BenchStack:
             self.processes.remove(process)
 
     def stop(self) -> None:
-        """Stop every process this stack started, newest first, then drop its database."""
+        """Stop every process this stack started, newest first, then drop its database (and
+        its RabbitMQ virtual host)."""
         self.stop_processes(list(reversed(self.processes)))
         if self.database_url:
             drop_database(self.postgres_url, self.database)
             self.database_url = ""
+        if self.vhost is not None:
+            self.vhost.delete()
+            self.vhost = None
+
+    def queue_length(self) -> int:
+        """Delivery tasks waiting in the broker's queue."""
+        if self.vhost is not None:
+            return self.vhost.queue_length(QUEUE)
+        return redis.Redis.from_url(self.env["CELERY_BROKER_URL"]).llen(QUEUE)
 
     def _started(self, process: ManagedProcess) -> ManagedProcess:
         process.start()

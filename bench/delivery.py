@@ -12,6 +12,8 @@ with an added latency L on every call.
    C / (calls × L). The client-side limiter stays on with a budget too large to bind, so its
    cost is counted; the sandbox has no limit.
 2. Calls per message, from the sandbox's own call log (ApiCall): goal 3 cold, ≤ 1.05 warm.
+   Then one concurrency at the lowest latency again over RabbitMQ (a virtual host of its own on
+   the machine's RabbitMQ) instead of Redis, to show the other broker beside it.
 3. Rate limit: a larger cold backlog with the client's limiter and the sandbox's limit set to
    the same budget (Wix's 200 a minute scaled up so a run takes a minute or two, not an hour):
    the calls of every sliding minute against the budget, and the sandbox's 429s (goal: none).
@@ -34,9 +36,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
-import redis
 
-from bench._stack import QUEUE, BenchStack, ManagedProcess, copy_submissions
+from bench._stack import BenchStack, ManagedProcess, copy_submissions
 from bench.report import RESULTS_DIR, machine_facts, markdown_table, work_folder, write_json
 
 #: Settings of every process. The relay runs every second and enqueues up to 500 at a time, so
@@ -66,6 +67,8 @@ class DeliveryConfig:
     limited_messages: int = 450
     limited_per_minute: int = 1200
     limited_concurrency: int = 8
+    #: One cold and one warm drain over RabbitMQ too (a virtual host of its own), beside Redis.
+    rabbitmq_drain: bool = True
     limited_latency: int = 50
     database: str = "inbox_intake_bench_delivery"
     postgres_url: str = "postgres://postgres@127.0.0.1:5432"
@@ -74,6 +77,7 @@ class DeliveryConfig:
 @dataclass
 class Drain:
     kind: str  # "cold" or "warm"
+    broker: str  # "redis" or "rabbitmq"
     concurrency: int
     sandbox_latency_ms: int
     messages: int
@@ -146,6 +150,7 @@ class DeliveryResult:
     def tables(self) -> str:
         rows = [
             [
+                drain.broker,
                 drain.concurrency,
                 f"+{drain.sandbox_latency_ms} ms",
                 drain.kind,
@@ -166,7 +171,8 @@ class DeliveryResult:
             ]
             for drain in self.drains
         ]
-        headers = ["C", "sandbox", "kind", "messages", "msg/s", "ideal", "÷ ideal", "overhead"]
+        headers = ["broker", "C", "sandbox", "kind", "messages", "msg/s", "ideal", "÷ ideal"]
+        headers += ["overhead"]
         headers += ["worker CPU", "sandbox CPU", "calls/msg", "tasks/msg", "drain"]
         lines = [markdown_table(headers, rows)]
         if self.rate_limit:
@@ -306,23 +312,31 @@ class DeliveryBenchmark:
 
     def run(self) -> DeliveryResult:
         self._throughput()
+        if self.config.rabbitmq_drain:
+            self._throughput(broker="rabbitmq")
         self._rate_limited()
         return self.result
 
     # --- Phases ---------------------------------------------------------------------------------
 
-    def _throughput(self) -> None:
+    def _throughput(self, *, broker: str = "redis") -> None:
+        """Every concurrency at every latency over Redis; over RabbitMQ, the first concurrency at
+        the lowest latency, to show the other broker beside it."""
         config = self.config
         stack = self._stack(
-            "throughput",
+            f"throughput-{broker}",
             STACK_SETTINGS | {"INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE": UNBINDING_BUDGET},
+            broker=broker,
         )
+        concurrencies, latencies = config.concurrencies, config.latencies
+        if broker != "redis":
+            concurrencies, latencies = concurrencies[:1], (min(latencies),)
         try:
             stack.start()
             stack.start_beat()
             backlog = Backlog(stack.database_url)
             try:
-                for concurrency in config.concurrencies:
+                for concurrency in concurrencies:
                     workers = stack.start_workers(1, concurrency=concurrency)
                     # Unmeasured: each new worker process's first tasks open its connections.
                     _set_latency(stack, 0)
@@ -331,9 +345,9 @@ class DeliveryBenchmark:
                     ]
                     first_id, last_id, _ = backlog.queue(warm_up)
                     backlog.wait_drained(first_id, last_id, _drain_timeout(len(warm_up), None))
-                    for latency in config.latencies:
+                    for latency in latencies:
                         _set_latency(stack, latency)
-                        tag = f"c{concurrency}-l{latency}"
+                        tag = f"{broker}-c{concurrency}-l{latency}"
                         emails = [
                             f"cold-{tag}-{index}@bench.example" for index in range(config.messages)
                         ]
@@ -442,6 +456,7 @@ class DeliveryBenchmark:
         waiting = IDEAL_CALLS[kind] * latency
         drain = Drain(
             kind=kind,
+            broker=stack.broker,
             concurrency=concurrency,
             sandbox_latency_ms=latency,
             messages=count,
@@ -471,12 +486,13 @@ class DeliveryBenchmark:
         )
         return drain
 
-    def _stack(self, name: str, settings: dict[str, str]) -> BenchStack:
+    def _stack(self, name: str, settings: dict[str, str], broker: str = "redis") -> BenchStack:
         return BenchStack(
             self.work_dir / name,
             database=self.config.database,
             postgres_url=self.config.postgres_url,
             settings=settings,
+            broker=broker,
         )
 
 
@@ -497,9 +513,8 @@ def busiest_minute(arrivals: list[float]) -> int:
 
 
 def _wait_for_empty_queue(stack: BenchStack, timeout: float = 30.0) -> None:
-    broker = redis.Redis.from_url(stack.env["CELERY_BROKER_URL"])
     deadline = time.monotonic() + timeout
-    while broker.llen(QUEUE) and time.monotonic() < deadline:
+    while stack.queue_length() and time.monotonic() < deadline:
         time.sleep(0.2)
     time.sleep(0.5)  # the last task taken off the queue finishes (a no-op claim)
 
@@ -546,6 +561,7 @@ def main(argv: list[str] | None = None) -> int:
         default=defaults.limited_per_minute,
         help="the rate-limited run's budget, on both sides (Wix: 200)",
     )
+    parser.add_argument("--no-rabbitmq", action="store_true", help="skip the drains over RabbitMQ")
     parser.add_argument("--output", type=Path, default=RESULTS_DIR / "delivery.json")
     args = parser.parse_args(argv)
     config = DeliveryConfig(
@@ -554,6 +570,7 @@ def main(argv: list[str] | None = None) -> int:
         latencies=tuple(args.latencies),
         limited_messages=args.limited_messages,
         limited_per_minute=args.per_minute,
+        rabbitmq_drain=not args.no_rabbitmq,
     )
     started = time.monotonic()
     with work_folder("inbox-intake-bench-delivery-") as (work_dir, keep):
