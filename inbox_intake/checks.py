@@ -38,28 +38,24 @@ def check_allowed_origins(app_configs, **kwargs):
     ]
 
 
+#: Settings that take one of a few values, with the id of the error for any other.
+CHOICES = {
+    "INBOX_INTAKE_PURGE_MODE": (PURGE_MODES, "inbox_intake.E002"),
+    "INBOX_INTAKE_CAPTCHA_PROVIDER": (CAPTCHA_PROVIDERS, "inbox_intake.E003"),
+}
+
+
 @checks.register
 def check_choices(app_configs, **kwargs):
-    errors = []
-    mode = intake_settings.INBOX_INTAKE_PURGE_MODE
-    if mode not in PURGE_MODES:
-        errors.append(
-            checks.Error(
-                f"INBOX_INTAKE_PURGE_MODE is {mode!r}.",
-                hint=f"Set INBOX_INTAKE_PURGE_MODE to one of {', '.join(PURGE_MODES)}.",
-                id="inbox_intake.E002",
-            )
+    return [
+        checks.Error(
+            f"{name} is {getattr(intake_settings, name)!r}.",
+            hint=f"Set {name} to one of {', '.join(choices)}.",
+            id=check_id,
         )
-    provider = intake_settings.INBOX_INTAKE_CAPTCHA_PROVIDER
-    if provider not in CAPTCHA_PROVIDERS:
-        errors.append(
-            checks.Error(
-                f"INBOX_INTAKE_CAPTCHA_PROVIDER is {provider!r}.",
-                hint=f"Set INBOX_INTAKE_CAPTCHA_PROVIDER to one of {', '.join(CAPTCHA_PROVIDERS)}.",
-                id="inbox_intake.E003",
-            )
-        )
-    return errors
+        for name, (choices, check_id) in CHOICES.items()
+        if getattr(intake_settings, name) not in choices
+    ]
 
 
 @checks.register(checks.Tags.security)
