@@ -357,7 +357,7 @@ class SubmissionAdmin(admin.ModelAdmin):
                 StatusCount(value, label, counts[value]) for value, label in Status.choices
             ],
             "failed_count": counts[Status.FAILED],
-            "drain": reporting.drain_estimate(),
+            "drain": reporting.drain_estimate(counts),
             "chart": OutcomeChart(reporting.daily_outcomes()),
             "has_retry_permission": self.has_retry_permission(request),
         }

@@ -60,9 +60,10 @@ class DrainEstimate:
         )
 
 
-def drain_estimate() -> DrainEstimate | None:
+def drain_estimate(counts: dict[str, int] | None = None) -> DrainEstimate | None:
     """The backlog's drain time, when it is more than a few minutes of Wix's budget (None when
-    there is no budget, INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE = 0).
+    there is no budget, INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE = 0). `counts`: the counts per
+    status the caller already read (StatusTally.counts()), so the backlog is not counted twice.
 
     A submitter known by email is told from the participant cache; members and visitors are
     counted as new (a few, in practice), so the estimate errs long.
@@ -70,12 +71,16 @@ def drain_estimate() -> DrainEstimate | None:
     per_minute = intake_settings.INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE
     if not per_minute:
         return None
-    pending = Submission.objects.pending()
-    total = pending.count()
+    counts = StatusTally.counts() if counts is None else counts
+    total = sum(counts[status] for status in Submission.PENDING_STATUSES)
     if total * CALLS_KNOWN_PARTICIPANT <= DRAIN_WORTH_SAYING_MINUTES * per_minute:
         return None  # even if every one is known, it drains within the minutes worth no word
     known_key = Concat(Value("email:"), OuterRef("email"), output_field=CharField())
-    known = pending.filter(Exists(WixParticipant.objects.filter(key=known_key))).count()
+    known = (
+        Submission.objects.pending()
+        .filter(Exists(WixParticipant.objects.filter(key=known_key)))
+        .count()
+    )
     calls = known * CALLS_KNOWN_PARTICIPANT + (total - known) * CALLS_NEW_PARTICIPANT
     estimate = DrainEstimate(pending=total, calls=calls, per_minute=per_minute)
     return estimate if estimate.minutes > DRAIN_WORTH_SAYING_MINUTES else None
@@ -94,7 +99,7 @@ def delivery_status() -> DeliveryStatus:
         else None,
         uses_sandbox=intake_settings.uses_sandbox,
         api_base_url=intake_settings.WIX_API_BASE_URL,
-        drain=drain_estimate(),
+        drain=drain_estimate(counts),
     )
 
 
