@@ -34,6 +34,24 @@ DEFAULTS = {
     "INBOX_INTAKE_FORMS": {"contact": {"form": "inbox_intake.forms.ContactForm"}},
     # The longest text one submission may hold: each accepted one fits one Wix message.
     "INBOX_INTAKE_MESSAGE_MAX_LENGTH": 50_000,
+    # --- Attachments (file fields of a form; each form's entry may override the four limits) ----
+    # The STORAGES alias the files are kept in until purged: never served publicly.
+    "INBOX_INTAKE_FILE_STORAGE": "inbox_intake",
+    # Largest file: 10 MB, above which Wix asks for resumable uploads.
+    "INBOX_INTAKE_MAX_FILE_SIZE": 10 * 1024 * 1024,
+    # All the files of one submission together.
+    "INBOX_INTAKE_MAX_TOTAL_FILE_SIZE": 25 * 1024 * 1024,
+    # Files per submission: Wix's form message carries at most 15 media items.
+    "INBOX_INTAKE_MAX_FILES": 15,
+    # The types accepted, as MIME types, told by the file's content (never its name).
+    "INBOX_INTAKE_ALLOWED_FILE_TYPES": [
+        "application/pdf",
+        "image/png",
+        "image/jpeg",
+        "image/gif",
+        "image/webp",
+        "text/plain",
+    ],
     # --- Delivery --------------------------------------------------------------------------------
     # Wix allows 200 requests per minute per site; every worker process shares this budget.
     "INBOX_INTAKE_WIX_REQUESTS_PER_MINUTE": 200,

@@ -4,10 +4,12 @@ from datetime import datetime, timedelta
 
 import pgtrigger
 from django.conf import settings
+from django.core.files.storage import storages
 from django.db import connections, models, router, transaction
 from django.db.models import Count, Q
 from django.utils.translation import ngettext
 
+from .conf import intake_settings
 from .text import replace_lone_surrogates
 from .wix.errors import error_text
 
@@ -250,6 +252,82 @@ class DeliveryAttempt(models.Model):
     @property
     def duration(self):
         return self.finished_at - self.started_at
+
+
+def attachment_storage():
+    """The storage of the attachments: STORAGES[INBOX_INTAKE_FILE_STORAGE]."""
+    return storages[intake_settings.INBOX_INTAKE_FILE_STORAGE]
+
+
+def attachment_name(attachment: "Attachment", filename: str) -> str:
+    """An unguessable name that says nothing of the file: its own name is kept in the row."""
+    return f"inbox_intake/{uuid.uuid4().hex}"
+
+
+class Attachment(models.Model):
+    """A file a visitor sent with a submission: kept in the site's storage (never served
+    publicly), uploaded to the Wix Media Manager before the message is sent, and carried by the
+    form message as one of its `media` items.
+
+    `wix_file_id` and `wix_url` are written once the upload succeeded, so that a retry never
+    uploads the same file twice.
+    """
+
+    submission = models.ForeignKey(
+        Submission, on_delete=models.CASCADE, related_name="attachments"
+    )
+    field_name = models.CharField(max_length=100, help_text="The form field it was sent in.")
+    position = models.PositiveSmallIntegerField(help_text="Its place among the submission's files.")
+    file = models.FileField(storage=attachment_storage, upload_to=attachment_name, max_length=200)
+    original_name = models.CharField(max_length=255)
+    content_type = models.CharField(max_length=100, help_text="Told by the file's content.")
+    size = models.PositiveBigIntegerField(help_text="In bytes.")
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    wix_file_id = models.CharField(max_length=2000, blank=True)
+    wix_url = models.CharField(max_length=2000, blank=True)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submission", "position"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "position"], name="attachment_position_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.original_name
+
+    @property
+    def is_image(self) -> bool:
+        """Sent to Wix as an `image` item (with its size in pixels), else as a `file`."""
+        return self.content_type.startswith("image/") and bool(self.width and self.height)
+
+    @property
+    def is_uploaded(self) -> bool:
+        return bool(self.wix_file_id)
+
+    def as_wix_media(self) -> dict:
+        """This file as an item of a Wix form message's `media`, once uploaded."""
+        if self.is_image:
+            return {
+                "image": {
+                    "id": self.wix_file_id,
+                    "url": self.wix_url,
+                    "filename": self.original_name,
+                    "width": self.width,
+                    "height": self.height,
+                }
+            }
+        return {
+            "file": {
+                "id": self.wix_file_id,
+                "url": self.wix_url,
+                "filename": self.original_name,
+                "mimeType": self.content_type,
+            }
+        }
 
 
 class StatusTally(models.Model):

@@ -117,6 +117,22 @@ USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"  # filled by collectstatic in production
 STATIC_ROOT.mkdir(exist_ok=True)
+# The files visitors attach to submissions (INBOX_INTAKE_FILE_STORAGE): kept under var/, with no
+# URL, so only the admin's permission-checked download serves them. In production, any
+# django-storages backend, private.
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    "inbox_intake": {
+        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "OPTIONS": {
+            "location": env("INBOX_INTAKE_FILES_DIR", default=str(VAR_DIR / "attachments")),
+            "base_url": None,
+            "file_permissions_mode": 0o600,
+            "directory_permissions_mode": 0o700,
+        },
+    },
+}
 WHITENOISE_USE_FINDERS = True
 
 LOGGING = {
