@@ -273,9 +273,7 @@ class Attachment(models.Model):
     uploads the same file twice.
     """
 
-    submission = models.ForeignKey(
-        Submission, on_delete=models.CASCADE, related_name="attachments"
-    )
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="attachments")
     field_name = models.CharField(max_length=100, help_text="The form field it was sent in.")
     position = models.PositiveSmallIntegerField(help_text="Its place among the submission's files.")
     file = models.FileField(storage=attachment_storage, upload_to=attachment_name, max_length=200)
