@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import puremagic
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from PIL import Image
 
 from .conf import intake_settings
@@ -133,7 +134,7 @@ class CheckedFile:
     """A file that passed every check, with what its content told."""
 
     field_name: str
-    upload: object  # Django's UploadedFile
+    upload: UploadedFile
     content_type: str
     width: int | None = None
     height: int | None = None
