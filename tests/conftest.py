@@ -12,6 +12,7 @@ import pytest
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.storage import storages
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -285,3 +286,16 @@ def page(browser):
     context = browser.new_context()
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def attachment_storage(settings, tmp_path):
+    """Attachments are written under this test's own folder (never the checkout's var/), where
+    the worker processes it starts look for them too (their INBOX_INTAKE_VAR_DIR)."""
+    entry = settings.STORAGES["inbox_intake"]
+    location = tmp_path / "var" / "attachments"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "inbox_intake": {**entry, "OPTIONS": {**entry["OPTIONS"], "location": str(location)}},
+    }
+    return storages["inbox_intake"]
