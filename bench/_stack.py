@@ -8,6 +8,7 @@ would, and stopping it leaves nothing behind.
 """
 
 import contextlib
+import json
 import os
 import secrets
 import shutil
@@ -334,6 +335,40 @@ def migrate(env: dict[str, str]) -> None:
         raise StackError(f"manage.py migrate failed:\n{done.stdout}{done.stderr}")
 
 
+@dataclass(frozen=True)
+class Tables:
+    """The database's tables by model label (`tables["inbox_intake.Submission"]`), quoted for
+    psycopg's `sql` and read from each model's `_meta.db_table`: the benchmarks' SQL never spells
+    a table's name, so renaming a model or its table breaks the benchmark where it names it."""
+
+    names: dict[str, str]
+
+    def __getitem__(self, label: str) -> sql.Identifier:
+        return sql.Identifier(self.names[label])
+
+    @classmethod
+    def from_django(cls) -> "Tables":
+        """In a process where Django is set up."""
+        from django.apps import apps
+
+        return cls({model._meta.label: model._meta.db_table for model in apps.get_models()})
+
+    @classmethod
+    def of(cls, env: dict[str, str]) -> "Tables":
+        """As a Django of the stack's settings (`env`) names them: the benchmark itself does
+        not run Django."""
+        script = (
+            "import django, json; django.setup(); from bench._stack import Tables; "
+            "print(json.dumps(Tables.from_django().names))"
+        )
+        done = subprocess.run(
+            [PYTHON, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+        )
+        if done.returncode:
+            raise StackError(f"Reading the models' tables failed:\n{done.stderr}")
+        return cls(json.loads(done.stdout.splitlines()[-1]))
+
+
 def wait_for_url(url: str, timeout: float = 30.0) -> None:
     """Wait until `url` answers 200: every web worker may take a moment after gunicorn's first."""
     deadline = time.monotonic() + timeout
@@ -370,6 +405,7 @@ class BenchStack:
     env: dict[str, str] = field(default_factory=dict)
     base_url: str = ""
     database_url: str = ""
+    tables: Tables | None = None
     web: ManagedProcess | None = None
     processes: list[ManagedProcess] = field(default_factory=list)
 
@@ -405,6 +441,7 @@ class BenchStack:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         redis = self._started(redis_process(redis_port, self.log_dir, self.env))
         migrate(self.env)
+        self.tables = Tables.of(self.env)
         redis.wait_ready()
         self.web = web_process(
             web_port, self.log_dir, self.env, workers=self.web_workers, threads=self.web_threads
@@ -501,15 +538,15 @@ SUBMISSION_DEFAULTS = {
 SUBMISSION_REQUIRED = ("reference", "data", "email", "created_at", "updated_at")
 
 
-def copy_submissions(connection: psycopg.Connection, rows: Iterable[dict]) -> int:
+def copy_submissions(connection: psycopg.Connection, tables: Tables, rows: Iterable[dict]) -> int:
     """Insert submissions with COPY, far faster than the ORM for a backlog or a big table.
 
     Each row is a dict of column values (`data` as JSON text); SUBMISSION_DEFAULTS fill the
     rest. Returns how many rows were written.
     """
     columns = (*SUBMISSION_REQUIRED, *SUBMISSION_DEFAULTS)
-    statement = sql.SQL("COPY inbox_intake_submission ({}) FROM STDIN").format(
-        sql.SQL(", ").join(map(sql.Identifier, columns))
+    statement = sql.SQL("COPY {} ({}) FROM STDIN").format(
+        tables["inbox_intake.Submission"], sql.SQL(", ").join(map(sql.Identifier, columns))
     )
     written = 0
     with connection.cursor() as cursor, cursor.copy(statement) as copy:

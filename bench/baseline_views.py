@@ -128,10 +128,10 @@ def _save_the_usual_way(fields: dict) -> Submission:
 #: One Redis client (a connection pool) per server process, as Celery keeps its own.
 _broker = redis.Redis.from_url(os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0"))
 FLOOR_INSERT = f"""
-INSERT INTO {Submission._meta.db_table} (reference, form_name, data, email, name, status,
-    attempt_count, attempts_since_retry, needs_reconciliation, last_error, wix_member_id,
-    wix_anonymous_visitor_id, wix_contact_id, wix_conversation_id, wix_message_id, user_agent,
-    created_at, updated_at, enqueued_at)
+INSERT INTO {connection.ops.quote_name(Submission._meta.db_table)} (reference, form_name, data,
+    email, name, status, attempt_count, attempts_since_retry, needs_reconciliation, last_error,
+    wix_member_id, wix_anonymous_visitor_id, wix_contact_id, wix_conversation_id, wix_message_id,
+    user_agent, created_at, updated_at, enqueued_at)
 VALUES (%s, 'contact', %s::jsonb, %s, '', 'queued', 0, 0, false, '', '', '', '', '', '', '',
     %s, %s, %s)
 RETURNING id

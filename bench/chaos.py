@@ -35,6 +35,7 @@ from pathlib import Path
 
 import psycopg
 import requests
+from psycopg import sql
 
 from bench._stack import (
     QUEUE,
@@ -42,6 +43,7 @@ from bench._stack import (
     ManagedProcess,
     RabbitVhost,
     StackError,
+    Tables,
     beat_process,
     drop_database,
     free_port,
@@ -285,6 +287,7 @@ class ChaosRun:
         self.beat: ManagedProcess | None = None
         self.workers: list[ManagedProcess] = []
         self.database_url = ""
+        self.tables: Tables | None = None
 
     # --- The stack ------------------------------------------------------------------------------
 
@@ -311,6 +314,7 @@ class ChaosRun:
             **config.settings,
         )
         migrate(env)
+        self.tables = Tables.of(env)
         self.web = web_process(web_port, logs, env)
         self.workers = [worker_process(n, logs, env) for n in range(1, config.workers + 1)]
         self.beat = beat_process(logs, env)
@@ -447,30 +451,39 @@ class ChaosRun:
     def result(
         self, form_posts: list[FormPost], submitting: float, drained: float | None
     ) -> ChaosResult:
+        tables = self.tables
+        messages = tables["wix_sandbox.SandboxMessage"]
         with psycopg.connect(self.database_url, autocommit=True) as db:
             rows = db.execute(
-                "SELECT reference::text, status, attempt_count, data->>'message' "
-                "FROM inbox_intake_submission"
+                sql.SQL(
+                    "SELECT reference::text, status, attempt_count, data->>'message' FROM {}"
+                ).format(tables["inbox_intake.Submission"])
             ).fetchall()
             messages_per_reference = dict(
                 db.execute(
-                    "SELECT field->>'value', count(*) FROM wix_sandbox_sandboxmessage message "
-                    "CROSS JOIN LATERAL jsonb_array_elements("
-                    "  message.data->'content'->'form'->'fields') AS field "
-                    "WHERE field->>'name' = 'Reference' GROUP BY 1"
+                    sql.SQL(
+                        "SELECT field->>'value', count(*) FROM {} message "
+                        "CROSS JOIN LATERAL jsonb_array_elements("
+                        "  message.data->'content'->'form'->'fields') AS field "
+                        "WHERE field->>'name' = 'Reference' GROUP BY 1"
+                    ).format(messages)
                 ).fetchall()
             )
             sandbox_messages = db.execute(
-                "SELECT count(*) FROM wix_sandbox_sandboxmessage"
+                sql.SQL("SELECT count(*) FROM {}").format(messages)
             ).fetchone()[0]
             outcomes = dict(
                 db.execute(
-                    "SELECT outcome, count(*) FROM inbox_intake_deliveryattempt GROUP BY 1"
+                    sql.SQL("SELECT outcome, count(*) FROM {} GROUP BY 1").format(
+                        tables["inbox_intake.DeliveryAttempt"]
+                    )
                 ).fetchall()
             )
             faults = dict(
                 db.execute(
-                    "SELECT fault, count(*) FROM wix_sandbox_apicall WHERE fault <> '' GROUP BY 1"
+                    sql.SQL("SELECT fault, count(*) FROM {} WHERE fault <> '' GROUP BY 1").format(
+                        tables["wix_sandbox.ApiCall"]
+                    )
                 ).fetchall()
             )
         stored_indexes = {
@@ -528,7 +541,9 @@ class ChaosRun:
         with psycopg.connect(self.database_url, autocommit=True) as db:
             return dict(
                 db.execute(
-                    "SELECT status, count(*) FROM inbox_intake_submission GROUP BY 1"
+                    sql.SQL("SELECT status, count(*) FROM {} GROUP BY 1").format(
+                        self.tables["inbox_intake.Submission"]
+                    )
                 ).fetchall()
             )
 

@@ -36,8 +36,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
-from bench._stack import BenchStack, ManagedProcess, copy_submissions
+from bench._stack import BenchStack, ManagedProcess, Tables, copy_submissions
 from bench.report import RESULTS_DIR, machine_facts, markdown_table, work_folder, write_json
 
 #: Settings of every process. The relay runs every second and enqueues up to 500 at a time, so
@@ -213,8 +214,11 @@ class DeliveryResult:
 class Backlog:
     """The benchmark's view of one stack's database: it queues submissions and watches them."""
 
-    def __init__(self, database_url: str):
+    def __init__(self, database_url: str, tables: Tables):
         self.db = psycopg.connect(database_url, autocommit=True)
+        self.tables = tables
+        self.submissions = tables["inbox_intake.Submission"]
+        self.api_calls = tables["wix_sandbox.ApiCall"]
 
     def close(self) -> None:
         self.db.close()
@@ -222,11 +226,12 @@ class Backlog:
     def queue(self, emails: list[str]) -> tuple[int, int, float]:
         """Write one QUEUED submission per email, never enqueued, so the relay picks them up;
         return the first and last id and when they were committed (epoch seconds)."""
-        first_id = self._max_id("inbox_intake_submission") + 1
+        first_id = self._max_id(self.submissions) + 1
         now = datetime.now(UTC)
         with self.db.transaction():
             count = copy_submissions(
                 self.db,
+                self.tables,
                 (
                     {
                         "reference": uuid.uuid4(),
@@ -255,8 +260,9 @@ class Backlog:
         while True:
             statuses = dict(
                 self.db.execute(
-                    "SELECT status, count(*) FROM inbox_intake_submission "
-                    "WHERE id BETWEEN %s AND %s GROUP BY 1",
+                    sql.SQL(
+                        "SELECT status, count(*) FROM {} WHERE id BETWEEN %s AND %s GROUP BY 1"
+                    ).format(self.submissions),
                     [first_id, last_id],
                 ).fetchall()
             )
@@ -269,9 +275,10 @@ class Backlog:
     def sent_times(self, first_id: int, last_id: int) -> tuple[float, float, int, int]:
         """First and last sent_at (epoch seconds), how many were sent, and their attempts."""
         first, last, sent, attempts = self.db.execute(
-            "SELECT extract(epoch FROM min(sent_at)), extract(epoch FROM max(sent_at)), "
-            "count(sent_at), sum(attempt_count) FROM inbox_intake_submission "
-            "WHERE id BETWEEN %s AND %s",
+            sql.SQL(
+                "SELECT extract(epoch FROM min(sent_at)), extract(epoch FROM max(sent_at)), "
+                "count(sent_at), sum(attempt_count) FROM {} WHERE id BETWEEN %s AND %s"
+            ).format(self.submissions),
             [first_id, last_id],
         ).fetchone()
         return float(first or 0), float(last or 0), sent, int(attempts or 0)
@@ -279,17 +286,19 @@ class Backlog:
     def calls_since(self, first_call_id: int) -> tuple[list[float], Counter]:
         """Arrival times (epoch seconds) and statuses of the sandbox's calls after an id."""
         rows = self.db.execute(
-            "SELECT extract(epoch FROM created), status FROM wix_sandbox_apicall "
-            "WHERE id >= %s ORDER BY created",
+            sql.SQL(
+                "SELECT extract(epoch FROM created), status FROM {} WHERE id >= %s ORDER BY created"
+            ).format(self.api_calls),
             [first_call_id],
         ).fetchall()
         return [float(arrived) for arrived, _ in rows], Counter(str(status) for _, status in rows)
 
     def next_call_id(self) -> int:
-        return self._max_id("wix_sandbox_apicall") + 1
+        return self._max_id(self.api_calls) + 1
 
-    def _max_id(self, table: str) -> int:
-        return self.db.execute(f"SELECT coalesce(max(id), 0) FROM {table}").fetchone()[0]  # noqa: S608 (fixed names)
+    def _max_id(self, table: sql.Identifier) -> int:
+        query = sql.SQL("SELECT coalesce(max(id), 0) FROM {}").format(table)
+        return self.db.execute(query).fetchone()[0]
 
 
 class DeliveryBenchmark:
@@ -334,7 +343,7 @@ class DeliveryBenchmark:
         try:
             stack.start()
             stack.start_beat()
-            backlog = Backlog(stack.database_url)
+            backlog = Backlog(stack.database_url, stack.tables)
             try:
                 for concurrency in concurrencies:
                     workers = stack.start_workers(1, concurrency=concurrency)
@@ -379,7 +388,7 @@ class DeliveryBenchmark:
             stack.start_beat()
             _set_latency(stack, config.limited_latency)
             workers = stack.start_workers(1, concurrency=config.limited_concurrency)
-            backlog = Backlog(stack.database_url)
+            backlog = Backlog(stack.database_url, stack.tables)
             try:
                 first_call = backlog.next_call_id()
                 emails = [

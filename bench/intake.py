@@ -46,6 +46,7 @@ from pathlib import Path
 import psycopg
 import redis
 import requests
+from psycopg import sql
 
 from bench._stack import QUEUE, ROOT, BenchStack, StackError, postgresql_cpu_seconds
 from bench.report import (
@@ -642,11 +643,12 @@ def _queued_tasks(stack: BenchStack) -> int:
 
 def _stored(stack: BenchStack, target: Target) -> int | None:
     """How many submissions (or sandbox messages) the database holds, for targets that store."""
-    table = {"submission": "inbox_intake_submission", "message": "wix_sandbox_sandboxmessage"}
+    model = {"submission": "inbox_intake.Submission", "message": "wix_sandbox.SandboxMessage"}
     if not target.stores:
         return None
+    query = sql.SQL("SELECT count(*) FROM {}").format(stack.tables[model[target.stores]])
     with psycopg.connect(stack.database_url, autocommit=True) as db:
-        return db.execute(f"SELECT count(*) FROM {table[target.stores]}").fetchone()[0]  # noqa: S608 (fixed names)
+        return db.execute(query).fetchone()[0]
 
 
 def chart(result: IntakeResult) -> str:

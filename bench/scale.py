@@ -32,8 +32,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
+from psycopg import sql
 
 from bench._stack import (
+    Tables,
     copy_submissions,
     drop_database,
     migrate,
@@ -165,7 +167,7 @@ class ScaleResult:
 
 #: One attempt per submission that was tried, written by the database from the submissions.
 ATTEMPTS_FROM_SUBMISSIONS = """
-INSERT INTO inbox_intake_deliveryattempt (started_at, finished_at, outcome, http_status,
+INSERT INTO {attempts} (started_at, finished_at, outcome, http_status,
     wix_error_code, request_id, error, submission_id)
 SELECT created_at, created_at + interval '350 milliseconds',
     CASE status WHEN 'sent' THEN 'sent' WHEN 'failed' THEN 'permanent' ELSE 'transient' END,
@@ -174,7 +176,7 @@ SELECT created_at, created_at + interval '350 milliseconds',
     CASE status WHEN 'sent' THEN '' ELSE md5(id::text) END,
     CASE status WHEN 'sent' THEN '' ELSE last_error END,
     id
-FROM inbox_intake_submission WHERE attempt_count > 0 ORDER BY id
+FROM {submissions} WHERE attempt_count > 0 ORDER BY id
 """
 
 
@@ -226,13 +228,26 @@ def load(database_url: str, rows: int, config: ScaleConfig) -> tuple[int, float]
                 }
             yield row
 
+    from inbox_intake.models import StatusTally, Submission
+
+    tables = Tables.from_django()
+    submissions_table = tables["inbox_intake.Submission"]
+    attempts_table = tables["inbox_intake.DeliveryAttempt"]
+    # The submissions, every table that references them (attempts, attachments…) and the tally.
+    referencing = (relation.related_model for relation in Submission._meta.related_objects)
+    emptied = dict.fromkeys([Submission, *referencing, StatusTally])
     with psycopg.connect(database_url) as db:
         db.execute(
-            "TRUNCATE inbox_intake_deliveryattempt, inbox_intake_submission,"
-            " inbox_intake_statustally RESTART IDENTITY"
+            sql.SQL("TRUNCATE {} RESTART IDENTITY").format(
+                sql.SQL(", ").join(tables[model._meta.label] for model in emptied)
+            )
         )
-        copy_submissions(db, submissions())
-        attempts = db.execute(ATTEMPTS_FROM_SUBMISSIONS).rowcount
+        copy_submissions(db, tables, submissions())
+        attempts = db.execute(
+            sql.SQL(ATTEMPTS_FROM_SUBMISSIONS).format(
+                attempts=attempts_table, submissions=submissions_table
+            )
+        ).rowcount
     return attempts, time.monotonic() - started
 
 
@@ -267,14 +282,19 @@ def _status(choose: random.Random, index: int, rows: int) -> str:
 def vacuum_analyze(database_url: str) -> tuple[float, float]:
     """VACUUM ANALYZE as autovacuum would, in time (statistics, visibility map for index-only
     scans); return how long it took and the submissions table's size in MB."""
+    tables = Tables.from_django()
+    submissions = tables["inbox_intake.Submission"]
     started = time.monotonic()
     with psycopg.connect(database_url, autocommit=True) as db:
-        db.execute("VACUUM ANALYZE inbox_intake_submission")
-        db.execute("VACUUM ANALYZE inbox_intake_deliveryattempt")
+        db.execute(sql.SQL("VACUUM ANALYZE {}").format(submissions))
+        db.execute(sql.SQL("VACUUM ANALYZE {}").format(tables["inbox_intake.DeliveryAttempt"]))
         # The load left the tally a million dead rows long, with its folded rows at the end, so a
         # plain VACUUM cannot shrink it; a live table, folded every minute, never grows so long.
-        db.execute("VACUUM FULL ANALYZE inbox_intake_statustally")
-        size = db.execute("SELECT pg_total_relation_size('inbox_intake_submission')").fetchone()[0]
+        db.execute(sql.SQL("VACUUM FULL ANALYZE {}").format(tables["inbox_intake.StatusTally"]))
+        # The function takes the table's name as text, quoted as SQL writes it.
+        size = db.execute(
+            "SELECT pg_total_relation_size(%s::regclass)", [submissions.as_string(db)]
+        ).fetchone()[0]
     return time.monotonic() - started, round(size / 2**20, 1)
 
 

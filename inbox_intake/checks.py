@@ -188,6 +188,72 @@ def check_pgtrigger(app_configs, **kwargs):
     ]
 
 
+CORS_MIDDLEWARE = "corsheaders.middleware.CorsMiddleware"
+#: Middleware that may answer a request by itself: corsheaders' must come before them.
+ANSWERING_MIDDLEWARE = (
+    "django.middleware.common.CommonMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+)
+
+
+@checks.register
+def check_corsheaders(app_configs, **kwargs):
+    """The JSON endpoint's and the schema's CORS headers come from corsheaders' middleware, which
+    asks the app (cors.py): without it, no page on an allowed origin could read their answers."""
+    errors = []
+    if not apps.is_installed("corsheaders"):
+        errors.append(
+            checks.Error(
+                "The corsheaders app is not installed: Inbox Intake's CORS headers need it.",
+                hint='Add "corsheaders" to INSTALLED_APPS.',
+                id="inbox_intake.E031",
+            )
+        )
+    middleware = list(django_settings.MIDDLEWARE)
+    if CORS_MIDDLEWARE not in middleware:
+        return [
+            *errors,
+            checks.Error(
+                f"{CORS_MIDDLEWARE} is not in MIDDLEWARE: pages on INBOX_INTAKE_ALLOWED_ORIGINS "
+                "could not read the JSON endpoint's answers.",
+                hint=f'Add "{CORS_MIDDLEWARE}" at the top of MIDDLEWARE.',
+                id="inbox_intake.E032",
+            ),
+        ]
+    above = middleware[: middleware.index(CORS_MIDDLEWARE)]
+    errors += [
+        checks.Warning(
+            f"{CORS_MIDDLEWARE} comes after {name}, whose own answers then get no CORS headers.",
+            hint=f'Move "{CORS_MIDDLEWARE}" to the top of MIDDLEWARE.',
+            id="inbox_intake.W032",
+        )
+        for name in above
+        if name in ANSWERING_MIDDLEWARE
+    ]
+    return errors + _site_wide_cors_problems()
+
+
+def _site_wide_cors_problems():
+    """corsheaders' site-wide settings that would break the app's cross-origin answers (the app
+    needs none of them; a host may have some for its own URLs)."""
+    from corsheaders.conf import conf
+
+    problems = []
+    if "content-type" not in {header.lower() for header in conf.CORS_ALLOW_HEADERS}:
+        problems.append(("CORS_ALLOW_HEADERS", "content-type", "JSON could not be sent"))
+    exposed = {header.lower() for header in conf.CORS_EXPOSE_HEADERS}
+    if exposed and "retry-after" not in exposed:
+        problems.append(("CORS_EXPOSE_HEADERS", "Retry-After", "a 429's wait could not be read"))
+    return [
+        checks.Warning(
+            f"{name} leaves out {header}: from pages on INBOX_INTAKE_ALLOWED_ORIGINS, {effect}.",
+            hint=f'Add "{header}" to {name}, or remove the setting to use corsheaders\' default.',
+            id="inbox_intake.W033",
+        )
+        for name, header, effect in problems
+    ]
+
+
 @checks.register
 def check_forms(app_configs, **kwargs):
     from .forms import FormRegistryError, registered_forms

@@ -57,8 +57,12 @@ FORM_PAGE = {
 PREFLIGHT = {
     "summary": "The CORS preflight: only allowed origins may post JSON",
     "responses": {
-        "204": {"description": "The Origin is allowed."},
-        "403": {"description": "No Origin, or one that is not allowed."},
+        "200": {
+            "description": "A preflight (with Access-Control-Request-Method), answered by "
+            "django-cors-headers: Access-Control-Allow-Origin only for an allowed Origin."
+        },
+        "204": {"description": "The Origin is allowed (an OPTIONS corsheaders leaves to the app)."},
+        "403": {"description": "No Origin, or one not allowed (an OPTIONS left to the app)."},
     },
 }
 

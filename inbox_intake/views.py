@@ -275,27 +275,19 @@ def _json_request_data(request, form_class):
 
 
 def _json(request, payload: dict, *, status: int) -> JsonResponse:
+    # The CORS headers are corsheaders' (cors.py); the answer depends on the Origin either way.
     response = JsonResponse(payload, status=status)
-    origin = request.headers.get("Origin")
-    if origin and protection.is_allowed_origin(origin, _own_origin(request)):
-        response["Access-Control-Allow-Origin"] = origin
-        response["Access-Control-Expose-Headers"] = "Retry-After"
     patch_vary_headers(response, ["Origin"])
     return response
 
 
 def _preflight(request) -> HttpResponse:
-    """The CORS preflight: only allowed origins may send JSON (no cookies: no credentials)."""
+    """An OPTIONS that corsheaders' middleware left to the view (it answers the preflights of
+    allowed origins, cors.py): 204 for an allowed origin, which the middleware gives its headers;
+    else 403."""
     origin = request.headers.get("Origin")
-    if not origin or not protection.is_allowed_origin(origin, _own_origin(request)):
-        return HttpResponse(status=403)
-    response = HttpResponse(status=204)
-    response["Access-Control-Allow-Origin"] = origin
-    response["Access-Control-Allow-Methods"] = "GET, POST"
-    response["Access-Control-Allow-Headers"] = "Accept, Content-Type"
-    response["Access-Control-Max-Age"] = "3600"
-    patch_vary_headers(response, ["Origin"])
-    return response
+    allowed = origin and protection.is_allowed_origin(origin, _own_origin(request))
+    return HttpResponse(status=204 if allowed else 403)
 
 
 # --- Operations: health and metrics -------------------------------------------------------------
@@ -384,3 +376,5 @@ def _client_ip(request) -> str | None:
 def _set_retry_after(response, refusal) -> None:
     if refusal is not None and refusal.retry_after is not None:
         response["Retry-After"] = str(refusal.retry_after)
+        # Readable by an allowed origin's script: corsheaders exposes only a site-wide list.
+        response["Access-Control-Expose-Headers"] = "Retry-After"

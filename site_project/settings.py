@@ -50,12 +50,17 @@ INSTALLED_APPS = [
     "django.contrib.sessions",
     "django.contrib.messages",
     "django.contrib.staticfiles",
+    "corsheaders",
     "pgtrigger",
     "inbox_intake",
     "site_project",
 ]
 
 MIDDLEWARE = [
+    # First, as corsheaders asks: above every middleware that may answer by itself. With no CORS_*
+    # setting, it lets other origins read Inbox Intake's JSON endpoint and schema only, as the
+    # app decides (inbox_intake/cors.py).
+    "corsheaders.middleware.CorsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "inbox_intake.middleware.partitioned_cookies",

@@ -22,6 +22,12 @@ from inbox_intake.models import Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# pytest caches the modules it rewrites for their asserts (the test modules, and those of plugins
+# such as schemathesis, which test_fuzz.py imports) only where Python may write bytecode. Where
+# PYTHONDONTWRITEBYTECODE is set, as in this machine's environment, it would rewrite them all again
+# on every run: about 2 s of CPU. The test modules are imported after this file.
+sys.dont_write_bytecode = False
+
 # The property-based tests (test_fuzz.py): FUZZ_EXAMPLES examples each (more for a longer hunt),
 # with no deadline, since a request's time varies with the machine's load.
 hypothesis_settings.register_profile(

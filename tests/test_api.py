@@ -422,6 +422,13 @@ def test_missing_captcha_answer_is_400(api, contact_data, settings):
 
 
 # --- CORS preflight ------------------------------------------------------------------------------
+# django-cors-headers' middleware answers preflights itself, before any view, and asks the app
+# (inbox_intake/cors.py) whether the request may have CORS headers. Header names are compared as
+# HTTP compares them, without case.
+
+
+def header_names(response, header: str) -> set[str]:
+    return {name.strip().lower() for name in response.get(header, "").split(",") if name.strip()}
 
 
 @pytest.mark.parametrize("url", [FORM_URL, SCHEMA_URL])
@@ -435,12 +442,13 @@ def test_preflight_from_an_allowed_origin(client, url):
         },
     )
 
-    assert response.status_code == 204
+    assert response.status_code == 200  # corsheaders' answer (the view's own was a 204)
     assert response["Access-Control-Allow-Origin"] == LANDING
-    assert "POST" in response["Access-Control-Allow-Methods"]
-    assert "Content-Type" in response["Access-Control-Allow-Headers"]
+    assert "post" in header_names(response, "Access-Control-Allow-Methods")
+    assert "content-type" in header_names(response, "Access-Control-Allow-Headers")
+    assert int(response["Access-Control-Max-Age"]) > 0
     assert "Access-Control-Allow-Credentials" not in response
-    assert "Origin" in response["Vary"]
+    assert "origin" in header_names(response, "Vary")
 
 
 @pytest.mark.parametrize("origin", ["https://evil.example", None])
@@ -451,7 +459,45 @@ def test_preflight_from_another_origin_is_refused(client, origin):
 
     response = client.options(FORM_URL, headers=headers)
 
-    assert response.status_code == 403
+    # corsheaders answers every preflight of a site that leaves CORS_URLS_REGEX at its default
+    # (all URLs); without these headers the browser sends nothing. The app's own 403 answers
+    # the POST (test_origin_not_allowed_is_403_without_cors_headers) and the preflights the
+    # middleware leaves to the view (below).
+    assert "Access-Control-Allow-Origin" not in response
+    assert "Access-Control-Allow-Methods" not in response
+
+
+def test_a_host_with_cors_for_its_own_urls_only(client, settings):
+    """A host whose corsheaders covers its own API (CORS_URLS_REGEX): the app's URLs still get
+    their CORS headers, through the signal, and the view answers every other OPTIONS."""
+    settings.CORS_URLS_REGEX = r"^/api/"
+    preflight = {"Access-Control-Request-Method": "POST"}
+
+    allowed = client.options(FORM_URL, headers={"Origin": LANDING, **preflight})
+    refused = client.options(FORM_URL, headers={"Origin": "https://evil.example", **preflight})
+    no_origin = client.options(FORM_URL, headers=preflight)
+    not_a_preflight = client.options(SCHEMA_URL, headers={"Origin": LANDING})
+    schema = client.get(SCHEMA_URL)
+
+    assert allowed.status_code == 200
+    assert allowed["Access-Control-Allow-Origin"] == LANDING
+    assert (refused.status_code, no_origin.status_code) == (403, 403)
+    assert "Access-Control-Allow-Origin" not in refused
+    assert not_a_preflight.status_code == 204
+    assert not_a_preflight["Access-Control-Allow-Origin"] == LANDING
+    assert "post" in header_names(not_a_preflight, "Access-Control-Allow-Methods")
+    # Cacheable, and its CORS headers depend on the Origin: a cache must keep them apart.
+    assert "origin" in header_names(schema, "Vary")
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    "url", ["/intake/contact/embed.js", "/intake/openapi.json", "/intake/contact/thanks/", "/"]
+)
+def test_an_allowed_origin_gets_cors_headers_on_the_endpoint_and_schema_only(client, url):
+    response = client.get(url, headers={"Origin": LANDING})
+
+    assert response.status_code in (200, 302)
     assert "Access-Control-Allow-Origin" not in response
 
 

@@ -110,6 +110,58 @@ def test_without_the_pgtrigger_app(settings):
     assert 'Add "pgtrigger" to INSTALLED_APPS' in found["inbox_intake.E030"]
 
 
+CORS_MIDDLEWARE = "corsheaders.middleware.CorsMiddleware"
+
+
+def test_without_the_corsheaders_app_and_middleware(settings):
+    settings.INSTALLED_APPS = [app for app in settings.INSTALLED_APPS if app != "corsheaders"]
+    settings.MIDDLEWARE = [name for name in settings.MIDDLEWARE if name != CORS_MIDDLEWARE]
+
+    found = problems(settings)
+
+    assert set(found) == {"inbox_intake.E031", "inbox_intake.E032"}
+    assert 'Add "corsheaders" to INSTALLED_APPS' in found["inbox_intake.E031"]
+    assert f'Add "{CORS_MIDDLEWARE}" at the top of MIDDLEWARE' in found["inbox_intake.E032"]
+
+
+def test_corsheaders_middleware_below_one_that_answers_by_itself(settings):
+    others = [name for name in settings.MIDDLEWARE if name != CORS_MIDDLEWARE]
+    common = others.index("django.middleware.common.CommonMiddleware")
+    settings.MIDDLEWARE = [*others[: common + 1], CORS_MIDDLEWARE, *others[common + 1 :]]
+
+    found = problems(settings)
+
+    assert set(found) == {"inbox_intake.W032"}
+    assert "after django.middleware.common.CommonMiddleware" in found["inbox_intake.W032"]
+    assert "to the top of MIDDLEWARE" in found["inbox_intake.W032"]
+
+
+@pytest.mark.parametrize(
+    "values, header",
+    [
+        ({"CORS_ALLOW_HEADERS": ["accept", "authorization"]}, "content-type"),
+        ({"CORS_EXPOSE_HEADERS": ["X-Total-Count"]}, "Retry-After"),
+    ],
+    ids=["allow headers", "expose headers"],
+)
+def test_site_wide_cors_settings_that_would_break_the_endpoint(settings, values, header):
+    found = problems(settings, **values)
+
+    assert set(found) == {"inbox_intake.W033"}
+    assert f'Add "{header}" to {next(iter(values))}' in found["inbox_intake.W033"]
+
+
+def test_site_wide_cors_settings_that_keep_what_the_endpoint_needs(settings):
+    found = problems(
+        settings,
+        CORS_ALLOW_HEADERS=["Accept", "Content-Type"],
+        CORS_EXPOSE_HEADERS=["Retry-After", "X-Total-Count"],
+        CORS_URLS_REGEX=r"^/api/",
+    )
+
+    assert found == {}
+
+
 def test_sandbox_mode_pointed_at_real_wix(settings):
     found = problems(settings, WIX_API_BASE_URL="https://www.wixapis.com/")
 
