@@ -6,18 +6,22 @@ import socket
 import subprocess
 import sys
 import time
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.base import ContentFile
+from django.core.files.storage import FileSystemStorage
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from kombu import pools as kombu_pools
+from PIL import Image
 
-from inbox_intake.models import Submission
+from inbox_intake.models import Attachment, Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -65,6 +69,55 @@ def make_submission(db):
             Submission.objects.filter(pk=submission.pk).update(created_at=received)
             submission.refresh_from_db()
         return submission
+
+    return make
+
+
+#: A small but well-formed PDF, as a visitor's file.
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def png_bytes(width: int = 4, height: int = 3) -> bytes:
+    image = BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(image, "PNG")
+    return image.getvalue()
+
+
+@pytest.fixture
+def attachment_storage(tmp_path, monkeypatch):
+    """The attachments' storage in a directory of this test's own: the one the worker processes
+    it starts use too (their INBOX_INTAKE_VAR_DIR). The field's storage is built when the model is
+    imported, so it is replaced here rather than through the STORAGES setting."""
+    storage = FileSystemStorage(location=tmp_path / "var" / "attachments", base_url=None)
+    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", storage)
+    return storage
+
+
+@pytest.fixture
+def make_attachment(attachment_storage):
+    """Store a file as one of a submission's attachments, as intake does: a PDF unless told
+    otherwise, a PNG's width and height read from it, at the next position."""
+
+    def make(submission, name="plan.pdf", content=PDF_BYTES, content_type=None, **fields):
+        if content_type is None:
+            content_type = "image/png" if name.endswith(".png") else "application/pdf"
+        if content_type.startswith("image/"):
+            with Image.open(BytesIO(content)) as image:
+                fields = {"width": image.width, "height": image.height} | fields
+        position = fields.pop("position", submission.attachments.count())
+        return Attachment.objects.create(
+            submission=submission,
+            field_name=fields.pop("field_name", "drawings"),
+            position=position,
+            file=ContentFile(content, name=name),
+            original_name=name,
+            content_type=content_type,
+            size=len(content),
+            **fields,
+        )
 
     return make
 
