@@ -563,3 +563,302 @@ def test_before_send_runs_after_the_throttle_and_can_call_the_send_off(mocked):
         client.send_message(CONVERSATION, FORM_MESSAGE, before_send=call_off)
     assert order == ["throttle", "before_send"]
     assert len(mocked.calls) == 0
+
+
+# --- Media: upload URL and upload (media-upload.md §2.2, §3) ------------------------------------
+
+UPLOAD_URL = "https://upload.wixmp.com/upload/TOKEN-123"
+PDF_DESCRIPTOR = {
+    "id": "0abec0_bbbb.pdf",
+    "displayName": "cv.pdf",
+    "url": "https://0abec0-xyz.filesusr.com/ugd/0abec0_bbbb.pdf",
+    "sizeInBytes": "5",
+    "mediaType": "DOCUMENT",
+    "operationStatus": "READY",
+}
+IMAGE_DESCRIPTOR = {
+    "id": "0abec0_aaaa~mv2.png",
+    "displayName": "shot.png",
+    "url": "https://static.wixstatic.com/media/0abec0_aaaa~mv2.png",
+    "sizeInBytes": "15359",
+    "mediaType": "IMAGE",
+    "operationStatus": "READY",
+    "media": {"image": {"image": {"id": "0abec0_aaaa~mv2.png", "width": 370, "height": 226}}},
+}
+
+
+def application_error(code, description):
+    return {
+        "message": description,
+        "details": {"applicationError": {"code": code, "description": description, "data": {}}},
+    }
+
+
+def test_generate_upload_url_posts_the_name_and_type(mocked, client):
+    mocked.post(
+        f"{BASE}/communication-channels-media/v1/upload-url",
+        json={"uploadUrl": UPLOAD_URL},
+        match=[auth_headers()],
+    )
+
+    assert client.generate_upload_url("cv.pdf", "application/pdf") == UPLOAD_URL
+    assert sent_json(mocked.calls[0]) == {"fileName": "cv.pdf", "mimeType": "application/pdf"}
+    assert mocked.calls[0].request.headers["Content-Type"] == "application/json"
+
+
+@pytest.mark.parametrize("answer", [{}, {"uploadUrl": ""}, {"uploadUrl": None}])
+def test_an_upload_url_answer_without_a_url_is_transient(mocked, client, answer):
+    mocked.post(f"{BASE}/communication-channels-media/v1/upload-url", json=answer)
+
+    with pytest.raises(WixTransientError, match="upload"):
+        client.generate_upload_url("cv.pdf", "application/pdf")
+
+
+def test_an_upload_url_application_error_is_a_validation_error(mocked, client):
+    mocked.post(
+        f"{BASE}/communication-channels-media/v1/upload-url",
+        status=400,
+        json=application_error("UNSUPPORTED_FILE_FORMAT", "Unsupported file format"),
+    )
+
+    with pytest.raises(WixValidationError) as caught:
+        client.generate_upload_url("run.exe", "application/x-msdownload")
+    assert caught.value.code == "UNSUPPORTED_FILE_FORMAT"
+    assert "/communication-channels-media/v1/upload-url" in str(caught.value)
+
+
+def test_upload_puts_the_raw_bytes_without_credentials(mocked, client):
+    mocked.put(UPLOAD_URL, json={"file": PDF_DESCRIPTOR})
+
+    descriptor = client.upload_file(
+        UPLOAD_URL, b"%PDF-", mime_type="application/pdf", file_name="cv.pdf"
+    )
+
+    assert descriptor == PDF_DESCRIPTOR
+    request = mocked.calls[0].request
+    assert request.method == "PUT"
+    assert request.url == f"{UPLOAD_URL}?filename=cv.pdf"
+    assert request.body == b"%PDF-"
+    assert request.headers["Content-Type"] == "application/pdf"
+    for credential_header in ("Authorization", "wix-site-id", "wix-account-id"):
+        assert credential_header not in request.headers
+
+
+def test_upload_streams_a_binary_file_object(mocked, client, tmp_path):
+    mocked.put(UPLOAD_URL, json={"file": IMAGE_DESCRIPTOR})
+    path = tmp_path / "shot.png"
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 100)
+
+    with path.open("rb") as content:
+        descriptor = client.upload_file(
+            UPLOAD_URL, content, mime_type="image/png", file_name="shot.png"
+        )
+
+    assert descriptor["media"]["image"]["image"] == {
+        "id": "0abec0_aaaa~mv2.png",
+        "width": 370,
+        "height": 226,
+    }
+    assert descriptor["sizeInBytes"] == "15359"
+    request = mocked.calls[0].request
+    assert request.body == path.read_bytes()
+    assert request.headers["Content-Length"] == "108"
+
+
+@pytest.mark.parametrize(
+    ("upload_url", "expected"),
+    [
+        # A name with ? & = # and spaces stays one query value.
+        (UPLOAD_URL, f"{UPLOAD_URL}?filename=a%3Fb%26c%3Dd+%23e.pdf"),
+        # A URL that has a query already gets the name with &.
+        (f"{UPLOAD_URL}?sig=abc", f"{UPLOAD_URL}?sig=abc&filename=a%3Fb%26c%3Dd+%23e.pdf"),
+    ],
+)
+def test_the_file_name_travels_in_the_query(mocked, client, upload_url, expected):
+    mocked.put(UPLOAD_URL, json={"file": PDF_DESCRIPTOR})
+
+    client.upload_file(upload_url, b"x", mime_type="application/pdf", file_name="a?b&c=d #e.pdf")
+
+    request = mocked.calls[0].request
+    assert request.url == expected
+    assert request.params["filename"] == "a?b&c=d #e.pdf"
+
+
+def test_non_ascii_file_names_are_percent_encoded(mocked, client):
+    mocked.put(UPLOAD_URL, json={"file": PDF_DESCRIPTOR})
+
+    client.upload_file(UPLOAD_URL, b"x", mime_type="application/pdf", file_name="Übersicht.pdf")
+
+    assert mocked.calls[0].request.url == f"{UPLOAD_URL}?filename=%C3%9Cbersicht.pdf"
+
+
+def test_uploads_go_through_the_throttle_and_are_heard(mocked):
+    asked, heard = [], []
+    client = WixClient(
+        base_url=BASE,
+        auth=ApiKeyAuth(KEY, site_id=SITE),
+        throttle=lambda: asked.append(1),
+        on_call=heard.append,
+    )
+    mocked.post(
+        f"{BASE}/communication-channels-media/v1/upload-url", json={"uploadUrl": UPLOAD_URL}
+    )
+    mocked.put(UPLOAD_URL, json={"file": PDF_DESCRIPTOR}, headers={"x-wix-request-id": "req-9"})
+
+    url = client.generate_upload_url("cv.pdf", "application/pdf")
+    client.upload_file(url, b"x", mime_type="application/pdf", file_name="cv.pdf")
+
+    assert len(asked) == 2
+    assert [(call.endpoint, call.status) for call in heard] == [
+        ("media.upload_url", 200),
+        ("media.upload", 200),
+    ]
+    assert heard[1].request_id == "req-9"
+
+
+def test_a_failed_upload_is_heard_as_a_timeout(mocked):
+    heard = []
+    client = WixClient(base_url=BASE, auth=ApiKeyAuth(KEY, site_id=SITE), on_call=heard.append)
+    mocked.put(UPLOAD_URL, body=requests.ReadTimeout("slow"))
+
+    with pytest.raises(WixTransientError):
+        client.upload_file(UPLOAD_URL, b"x", mime_type="application/pdf", file_name="cv.pdf")
+    assert [(call.endpoint, call.status) for call in heard] == [("media.upload", "timeout")]
+
+
+def upload(client):
+    return client.upload_file(UPLOAD_URL, b"x", mime_type="application/pdf", file_name="cv.pdf")
+
+
+@pytest.mark.parametrize(
+    ("status", "error_class"),
+    [
+        (400, WixValidationError),
+        (401, WixAuthError),
+        (403, WixAuthError),
+        (404, WixNotFoundError),
+        (413, WixPermanentError),
+        (415, WixPermanentError),
+    ],
+)
+def test_a_4xx_on_upload_is_permanent(mocked, client, status, error_class):
+    mocked.put(
+        UPLOAD_URL,
+        status=status,
+        json={"message": "refused", "details": {}},
+        headers={"x-wix-request-id": "req-4"},
+    )
+
+    with pytest.raises(error_class) as caught:
+        upload(client)
+    assert isinstance(caught.value, WixPermanentError)
+    assert caught.value.status == status
+    assert caught.value.request_id == "req-4"
+
+
+def test_an_upload_error_never_shows_the_url_token(mocked, client):
+    mocked.put(UPLOAD_URL, status=401, json={"message": "token expired", "details": {}})
+
+    with pytest.raises(WixAuthError) as caught:
+        upload(client)
+    assert "TOKEN-123" not in str(caught.value)
+    assert str(caught.value).startswith("PUT upload.wixmp.com/… (upload URL): token expired")
+
+
+def test_a_400_on_upload_carries_wix_application_error(mocked, client):
+    mocked.put(UPLOAD_URL, status=400, json=application_error("FILE_SIZE_OVER_LIMIT", "Too large"))
+
+    with pytest.raises(WixValidationError) as caught:
+        upload(client)
+    assert caught.value.code == "FILE_SIZE_OVER_LIMIT"
+
+
+def test_an_html_error_page_still_says_what_went_wrong(mocked, client):
+    page = (
+        "<!DOCTYPE html><html><head><title>Error</title><style>p {color: red}</style></head>"
+        "<body><h1>400 Bad Request</h1><p>Private 3D models are not supported &amp; were"
+        " refused.</p><script>track()</script></body></html>"
+    )
+    mocked.put(UPLOAD_URL, status=400, body=page, content_type="text/html; charset=utf-8")
+
+    with pytest.raises(WixValidationError) as caught:
+        upload(client)
+    assert str(caught.value) == (
+        "PUT upload.wixmp.com/… (upload URL): Bad Request: the answer is text/html, not Wix's"
+        ' JSON: "400 Bad Request Private 3D models are not supported & were refused." · HTTP 400'
+    )
+
+
+def test_a_long_error_page_is_quoted_in_part(mocked, client):
+    mocked.put(
+        UPLOAD_URL, status=502, body="<p>" + "word " * 200 + "</p>", content_type="text/html"
+    )
+
+    with pytest.raises(WixTransientError) as caught:
+        upload(client)
+    quoted = str(caught.value).split('"')[1]
+    assert len(quoted) == 200
+
+
+def test_a_binary_error_body_is_named_not_quoted(mocked, client):
+    mocked.put(UPLOAD_URL, status=400, body=b"\x00\x01", content_type="application/octet-stream")
+
+    with pytest.raises(WixValidationError, match="the answer is application/octet-stream, not"):
+        upload(client)
+
+
+@pytest.mark.parametrize(("headers", "expected"), [({"Retry-After": "30"}, 30.0), ({}, None)])
+def test_a_429_on_upload_is_transient_with_retry_after(mocked, client, headers, expected):
+    mocked.put(UPLOAD_URL, status=429, body="", headers=headers)
+
+    with pytest.raises(WixRateLimitError) as caught:
+        upload(client)
+    assert caught.value.retry_after == expected
+
+
+@pytest.mark.parametrize("status", [500, 502, 503, 504])
+def test_a_5xx_on_upload_is_transient_never_ambiguous(mocked, client, status):
+    mocked.put(UPLOAD_URL, status=status, json={"message": "", "details": {}})
+
+    with pytest.raises(WixTransientError) as caught:
+        upload(client)
+    assert not isinstance(caught.value, WixAmbiguousError)
+    assert caught.value.status == status
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        requests.ConnectTimeout("slow"),
+        requests.ReadTimeout("slow"),
+        requests.ConnectionError(ConnectionResetError(104, "Connection reset by peer")),
+    ],
+)
+def test_an_upload_without_an_answer_is_transient_never_ambiguous(mocked, client, failure):
+    mocked.put(UPLOAD_URL, body=failure)
+
+    with pytest.raises(WixTransientError) as caught:
+        upload(client)
+    assert not isinstance(caught.value, WixAmbiguousError)
+    assert "TOKEN-123" not in str(caught.value)
+
+
+def test_upload_connection_refused_is_transient():
+    client = WixClient(base_url=BASE, auth=ApiKeyAuth(KEY, site_id=SITE))
+
+    with pytest.raises(WixTransientError, match="could not connect"):
+        client.upload_file(
+            "http://127.0.0.1:9/_upload/T", b"x", mime_type="text/plain", file_name="a.txt"
+        )
+
+
+@pytest.mark.parametrize(
+    ("body", "match"),
+    [("<html>gateway</html>", "not a JSON object"), ('{"id": "x"}', "has no file")],
+)
+def test_a_200_upload_answer_without_a_descriptor_is_transient(mocked, client, body, match):
+    mocked.put(UPLOAD_URL, body=body)
+
+    with pytest.raises(WixTransientError, match=match) as caught:
+        upload(client)
+    assert not isinstance(caught.value, WixAmbiguousError)

@@ -1,17 +1,20 @@
 """A small client for the Wix REST endpoints Inbox Intake uses, over one `requests.Session`.
 
 Requests are what the official Wix JS SDK sends for the same calls (paths, bodies, query strings,
-auth headers); see shared/wix-api.md. Every failure leaves as a `WixError` subclass: callers never
-see `requests` exceptions or status codes they have to interpret themselves.
+auth headers); see shared/wix-api.md, and shared/wix/media-upload.md for file uploads. Every
+failure leaves as a `WixError` subclass: callers never see `requests` exceptions or status codes
+they have to interpret themselves.
 """
 
 import base64
 import email.utils
+import html
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 import requests
 from urllib3.exceptions import NewConnectionError
@@ -31,6 +34,8 @@ from .errors import (
 
 DEFAULT_BASE_URL = "https://www.wixapis.com"
 DUPLICATE_CONTACT_CODES = {"DUPLICATE_CONTACT_EXISTS", "DUPLICATE_CONTACT_EXIST"}
+#: How much of an error answer that is not JSON (an HTML page) its WixError quotes.
+EXCERPT_LENGTH = 200
 
 
 @dataclass(frozen=True)
@@ -182,6 +187,49 @@ class WixClient:
         next_cursor = (answer.get("pagingMetadata") or {}).get("cursors", {}).get("next")
         return answer.get("messages", []), next_cursor or None
 
+    # --- Media (Communication Channels Media API) ------------------------------------------------
+
+    def generate_upload_url(self, file_name: str, mime_type: str) -> str:
+        """A URL to PUT one file's bytes to (Wix says it is valid for 10 hours). This API needs
+        only the "Manage Inbox Messages" permission that sending already needs."""
+        upload_url = self._call(
+            "POST",
+            "/communication-channels-media/v1/upload-url",
+            endpoint="media.upload_url",
+            json_body={"fileName": file_name, "mimeType": mime_type},
+            expect=("uploadUrl",),
+        )
+        if not isinstance(upload_url, str) or not upload_url:
+            raise WixTransientError(
+                "POST /communication-channels-media/v1/upload-url: Wix answered 200 without an"
+                " upload URL",
+                status=200,
+            )
+        return upload_url
+
+    def upload_file(self, upload_url: str, content, *, mime_type: str, file_name: str) -> dict:
+        """PUT a file's raw bytes (`content`: bytes or a binary file object) to an upload URL from
+        `generate_upload_url`; return the Media Manager's file descriptor, in REST names (`id`,
+        `url`, `sizeInBytes` as a decimal string, `media.image.image.width`, ...).
+
+        The URL carries its own token, so no credentials are sent. An upload is never
+        ambiguous: sending the bytes again can only leave an unused file in the Media Manager,
+        never a second message, so a lost answer is a transient error.
+        """
+        separator = "&" if urlsplit(upload_url).query else "?"
+        url = upload_url + separator + urlencode({"filename": file_name})
+        # The URL's token is a credential: errors name its host only.
+        what = f"PUT {urlsplit(upload_url).netloc}/… (upload URL)"
+        response = self._send(
+            "PUT",
+            url,
+            what,
+            endpoint="media.upload",
+            headers={"Content-Type": mime_type},
+            data=content,
+        )
+        return _answer(response, what, idempotent=True, expect=("file",))
+
     # --- OAuth ----------------------------------------------------------------------------------
 
     def request_token(self, payload: dict) -> dict:
@@ -255,10 +303,7 @@ class WixClient:
                 self._consistency_token = consistency_token
             if response.status_code == 401 and can_refresh and self.auth.refresh():
                 continue
-            if response.status_code != 200:
-                raise _error_from_response(response, what, idempotent=idempotent)
-            answer = _json_answer(response, what, idempotent=idempotent)
-            return _expected(answer, expect, what, idempotent=idempotent)
+            return _answer(response, what, idempotent=idempotent, expect=expect)
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _send(
@@ -285,6 +330,14 @@ class WixClient:
     def _heard(self, call: WixCall) -> None:
         if self.on_call:
             self.on_call(call)
+
+
+def _answer(response: requests.Response, what: str, *, idempotent: bool, expect: tuple[str, ...]):
+    """A call's result: the value at `expect` in a 200 answer, or the WixError for any other."""
+    if response.status_code != 200:
+        raise _error_from_response(response, what, idempotent=idempotent)
+    answer = _json_answer(response, what, idempotent=idempotent)
+    return _expected(answer, expect, what, idempotent=idempotent)
 
 
 def _transport_error(error: requests.RequestException, what: str, idempotent: bool) -> WixError:
@@ -326,6 +379,8 @@ class _ErrorBody:
     @classmethod
     def of(cls, response: requests.Response) -> "_ErrorBody":
         body = _json_or_none(response)
+        if body is None and response.content:
+            return cls.not_json(response)
         body = body if isinstance(body, dict) else {}
         details = body.get("details") if isinstance(body.get("details"), dict) else {}
         application_error = details.get("applicationError")
@@ -342,6 +397,17 @@ class _ErrorBody:
             data=application_error.get("data"),
             violations=violations,
         )
+
+    @classmethod
+    def not_json(cls, response: requests.Response) -> "_ErrorBody":
+        """An answer that is not JSON, such as a proxy's or the upload server's HTML error page:
+        its type and the start of its text, so that the error still says what went wrong."""
+        content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+        described = f"the answer is {content_type or 'untyped'}, not Wix's JSON"
+        readable = not content_type or content_type.startswith("text/") or "html" in content_type
+        if readable and (excerpt := _plain_text(response.text)[:EXCERPT_LENGTH]):
+            described += f': "{excerpt}"'
+        return cls(message=None, code=None, description=described, data=None, violations=[])
 
     def text(self, what: str, reason: str | None) -> str:
         """ "POST /inbox/v2/messages: Wix's message: its description (field: problem; …)"."""
@@ -414,6 +480,13 @@ def _json_or_none(response: requests.Response):
         return response.json()
     except ValueError:
         return None
+
+
+def _plain_text(text: str) -> str:
+    """The words of an HTML page (or of plain text), in one line."""
+    text = re.sub(r"(?is)<(head|script|style)\b.*?</\1\s*>", " ", text)
+    text = re.sub(r"<[^>]*>", " ", text)
+    return " ".join(html.unescape(text).split())
 
 
 def _retry_after_seconds(response: requests.Response) -> float | None:
