@@ -99,12 +99,12 @@ def attachment_storage(tmp_path, monkeypatch):
 @pytest.fixture
 def make_attachment(attachment_storage):
     """Store a file as one of a submission's attachments, as intake does: a PDF unless told
-    otherwise, a PNG's width and height read from it, at the next position."""
+    otherwise, an image's width and height read from it unless given, at the next position."""
 
     def make(submission, name="plan.pdf", content=PDF_BYTES, content_type=None, **fields):
         if content_type is None:
             content_type = "image/png" if name.endswith(".png") else "application/pdf"
-        if content_type.startswith("image/"):
+        if content_type.startswith("image/") and "width" not in fields:
             with Image.open(BytesIO(content)) as image:
                 fields = {"width": image.width, "height": image.height} | fields
         position = fields.pop("position", submission.attachments.count())

@@ -8,7 +8,7 @@ import pytest
 from django.utils import timezone
 
 from inbox_intake.form_message import MAX_MEDIA
-from inbox_intake.models import DeliveryAttempt, Submission
+from inbox_intake.models import Attachment, DeliveryAttempt, Submission
 from inbox_intake.services import delivery, uploads
 from inbox_intake.wix import (
     WixAuthError,
@@ -31,6 +31,7 @@ class FakeMediaClient:
         self.calls = []
         self.fail = {}
         self.on_upload = None
+        self.answer = {}
 
     def generate_upload_url(self, file_name: str, mime_type: str) -> str:
         self.calls.append(("upload_url", file_name, mime_type))
@@ -48,7 +49,7 @@ class FakeMediaClient:
             "url": f"https://static.example/{file_id}",
             "displayName": file_name,
             "operationStatus": "READY",
-        }
+        } | self.answer
 
     @property
     def uploads(self):
@@ -190,6 +191,19 @@ def test_a_transient_failure_keeps_what_was_uploaded_and_the_next_run_uploads_th
     assert [call[2] for call in client.uploads] == ["photo.png"]
     photo.refresh_from_db()
     assert photo.wix_file_id == "media_1"
+
+
+def test_an_upload_answer_without_an_id_is_transient(client, leased, two_files):
+    submission, lease = leased
+    client.answer = {"id": ""}
+
+    with pytest.raises(WixTransientError) as raised:
+        uploads.upload_attachments(client, submission, lease)
+
+    assert str(raised.value) == (
+        'Attachment "plan.pdf": Wix\'s upload answer has no file id and URL · HTTP 200'
+    )
+    assert not Attachment.objects.filter(uploaded_at__isnull=False).exists()
 
 
 def test_a_worker_whose_lease_passed_to_another_records_nothing(client, leased, two_files):

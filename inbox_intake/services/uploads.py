@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from ..form_message import MAX_MEDIA, MessageTooLarge, truncate, wix_length
 from ..models import Attachment, Submission
-from ..wix import WixClient, WixError, WixPermanentError
+from ..wix import WixClient, WixError, WixPermanentError, WixTransientError
 
 #: The longest `fileName` Wix's upload-URL call takes.
 MAX_FILE_NAME_LENGTH = 200
@@ -52,6 +52,9 @@ def _upload(client: WixClient, attachment: Attachment, lease) -> None:
             descriptor = client.upload_file(
                 upload_url, content, mime_type=attachment.content_type, file_name=name
             )
+        if not (isinstance(descriptor, dict) and descriptor.get("id") and descriptor.get("url")):
+            # Like any answer the client cannot read: worth a later try, not a crash.
+            raise WixTransientError("Wix's upload answer has no file id and URL", status=200)
     except WixError as error:
         raise _naming(error, attachment) from error
     attachment.wix_file_id = descriptor["id"]
