@@ -8,7 +8,7 @@ message. The last field is always the submission's `Reference`, which is how a d
 have gone through is recognised later.
 
 The visitor's files travel as the form's `media` (at most 15 items), each an `image` or a `file`
-already in the site's Media Manager (services/uploads.py puts them there).
+already in the site's Media Manager (services/wix_uploads.py puts them there).
 
 Lengths are counted the way Wix counts them, in UTF-16 code units (an emoji counts 2), so a value
 that passes here passes there.

@@ -37,7 +37,7 @@ from ..wix import (
 from ..wix_rate_limiter import WixRateLimiter
 from .broker import enqueue_on_commit
 from .participants import forget_participant, resolve_conversation
-from .uploads import upload_attachments
+from .wix_uploads import upload_attachments
 
 logger = logging.getLogger(__name__)
 #: One line per delivery attempt (logs.py), for log pipelines.

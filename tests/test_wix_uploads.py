@@ -1,6 +1,6 @@
-"""Uploading a submission's files before its message is sent (services/uploads.py), with a fake of
-the Wix client's two upload calls: each file once, its id kept at once under the worker's lease,
-and each failure classified and named after its file."""
+"""Uploading a submission's files to Wix before its message is sent (services/wix_uploads.py),
+with a fake of the Wix client's two upload calls: each file once, its id kept at once under the
+worker's lease, and each failure classified and named after its file."""
 
 from datetime import timedelta
 
@@ -9,7 +9,7 @@ from django.utils import timezone
 
 from inbox_intake.form_message import MAX_MEDIA
 from inbox_intake.models import Attachment, DeliveryAttempt, Submission
-from inbox_intake.services import delivery, uploads
+from inbox_intake.services import delivery, wix_uploads
 from inbox_intake.wix import (
     WixAuthError,
     WixPermanentError,
@@ -89,7 +89,7 @@ def test_each_file_is_uploaded_once_in_order_and_its_wix_id_kept(client, leased,
     submission, lease = leased
     plan, photo = two_files
 
-    uploaded = uploads.upload_attachments(client, submission, lease)
+    uploaded = wix_uploads.upload_attachments(client, submission, lease)
 
     assert [attachment.pk for attachment in uploaded] == [plan.pk, photo.pk]
     assert [call[:3] for call in client.calls] == [
@@ -120,7 +120,7 @@ def test_each_file_is_uploaded_once_in_order_and_its_wix_id_kept(client, leased,
         },
     ]
 
-    uploads.upload_attachments(client, submission, lease)
+    wix_uploads.upload_attachments(client, submission, lease)
     assert len(client.calls) == 4, "a second run uploads nothing"
 
 
@@ -128,7 +128,7 @@ def test_each_record_renews_the_lease(client, leased, two_files):
     submission, lease = leased
     taken_at = lease.until
 
-    uploads.upload_attachments(client, submission, lease)
+    wix_uploads.upload_attachments(client, submission, lease)
 
     assert lease.until > taken_at
     assert Submission.objects.get(pk=submission.pk).locked_until == lease.until
@@ -137,7 +137,7 @@ def test_each_record_renews_the_lease(client, leased, two_files):
 def test_a_submission_without_files_costs_no_call(client, leased):
     submission, lease = leased
 
-    assert uploads.upload_attachments(client, submission, lease) == []
+    assert wix_uploads.upload_attachments(client, submission, lease) == []
     assert client.calls == []
 
 
@@ -154,7 +154,7 @@ def test_a_4xx_on_a_file_is_permanent_and_names_the_file(client, leased, two_fil
     client.fail[(call, "photo.png")] = error
 
     with pytest.raises(WixPermanentError) as raised:
-        uploads.upload_attachments(client, submission, lease)
+        wix_uploads.upload_attachments(client, submission, lease)
 
     assert type(raised.value) is type(error)
     assert raised.value.status == error.status
@@ -181,13 +181,13 @@ def test_a_transient_failure_keeps_what_was_uploaded_and_the_next_run_uploads_th
     client.fail[("upload", "photo.png")] = error
 
     with pytest.raises(WixTransientError) as raised:
-        uploads.upload_attachments(client, submission, lease)
+        wix_uploads.upload_attachments(client, submission, lease)
 
     assert raised.value.message == f'Attachment "photo.png": {error.message}'
     assert getattr(raised.value, "retry_after", None) == getattr(error, "retry_after", None)
     del client.fail[("upload", "photo.png")]
     client.calls.clear()
-    uploads.upload_attachments(client, submission, lease)
+    wix_uploads.upload_attachments(client, submission, lease)
     assert [call[2] for call in client.uploads] == ["photo.png"]
     photo.refresh_from_db()
     assert photo.wix_file_id == "media_1"
@@ -198,7 +198,7 @@ def test_an_upload_answer_without_an_id_is_transient(client, leased, two_files):
     client.answer = {"id": ""}
 
     with pytest.raises(WixTransientError) as raised:
-        uploads.upload_attachments(client, submission, lease)
+        wix_uploads.upload_attachments(client, submission, lease)
 
     assert str(raised.value) == (
         'Attachment "plan.pdf": Wix\'s upload answer has no file id and URL · HTTP 200'
@@ -218,7 +218,7 @@ def test_a_worker_whose_lease_passed_to_another_records_nothing(client, leased, 
     client.on_upload = another_worker_takes_over
 
     with pytest.raises(delivery.LeaseLost):
-        uploads.upload_attachments(client, submission, lease)
+        wix_uploads.upload_attachments(client, submission, lease)
 
     plan.refresh_from_db()
     assert not plan.is_uploaded and plan.uploaded_at is None
@@ -231,7 +231,7 @@ def test_a_file_gone_from_the_storage_is_permanent_and_costs_no_call(client, lea
     plan.file.storage.delete(plan.file.name)
 
     with pytest.raises(WixPermanentError) as raised:
-        uploads.upload_attachments(client, submission, lease)
+        wix_uploads.upload_attachments(client, submission, lease)
 
     assert str(raised.value) == (
         f'Attachment "plan.pdf": its file is no longer in the storage ({plan.file.name})'
@@ -244,8 +244,8 @@ def test_more_files_than_a_message_carries_fail_before_any_upload(client, leased
     for number in range(MAX_MEDIA + 1):
         make_attachment(submission, f"page-{number}.pdf")
 
-    with pytest.raises(uploads.MessageTooLarge, match="16 files; a Wix form message carries"):
-        uploads.upload_attachments(client, submission, lease)
+    with pytest.raises(wix_uploads.MessageTooLarge, match="16 files; a Wix form message carries"):
+        wix_uploads.upload_attachments(client, submission, lease)
     assert client.calls == []
 
 
@@ -260,8 +260,8 @@ def test_more_files_than_a_message_carries_fail_before_any_upload(client, leased
     ],
 )
 def test_a_long_name_is_shortened_to_what_wix_takes_keeping_its_extension(name, expected):
-    assert uploads.upload_name(name) == expected
-    assert uploads.wix_length(expected) <= uploads.MAX_FILE_NAME_LENGTH
+    assert wix_uploads.upload_name(name) == expected
+    assert wix_uploads.wix_length(expected) <= wix_uploads.MAX_FILE_NAME_LENGTH
 
 
 # --- Through a delivery attempt -------------------------------------------------------------------

@@ -1,4 +1,5 @@
-"""Uploading a submission's files to the Wix Media Manager, the step of a delivery before the send.
+"""Uploading a submission's files to the Wix Media Manager, the step of a delivery before the send
+(the checks of a visitor's files when they arrive are inbox_intake/uploads.py's).
 
 This module owns what Wix learns of an attachment: the name and type each file is uploaded under,
 the order of the upload's two calls (an upload URL, then a PUT of the bytes), the record of the
