@@ -13,6 +13,7 @@ from django.utils.text import slugify
 from django.utils.translation import ngettext
 
 from .conf import intake_settings
+from .uploads import LIMIT_SETTINGS, FileLimits, check_files, is_multiple
 
 phone_validator = RegexValidator(
     re.compile(r"^\+?[0-9 ().\-/]{3,50}$"),
@@ -25,11 +26,36 @@ wix_id_validator = RegexValidator(
 )
 
 
+class MultipleFileInput(forms.FileInput):
+    """A file input that lets the visitor choose several files (Django's recipe)."""
+
+    allow_multiple_selected = True
+
+
+class MultipleFileField(forms.FileField):
+    """One or several files in one field; its cleaned value is the list of them (none: [])."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("widget", MultipleFileInput)
+        super().__init__(*args, **kwargs)
+
+    def clean(self, data, initial=None):
+        clean_one = super().clean
+        uploads = [item for item in (data if isinstance(data, list | tuple) else [data]) if item]
+        if not uploads:
+            clean_one(None, initial)  # "This field is required." when it is
+            return []
+        return [clean_one(upload, initial) for upload in uploads]
+
+
 class IntakeForm(forms.Form):
     """Base for intake forms: knows which fields go to Wix, with which labels.
 
     A form needs an `email` field (the Wix contact is found by it). The texts below are the
     defaults of each registered form; `INBOX_INTAKE_FORMS` options can replace them per site.
+
+    File fields (FileField, ImageField, MultipleFileField) are checked together against the
+    form's `file_limits` (uploads.py): what passes is in `checked_files`, in form order.
     """
 
     #: Fields that travel with the submission but are not shown as rows in the Inbox message.
@@ -44,11 +70,48 @@ class IntakeForm(forms.Form):
     message_title = "Website form"
     message_description = ""
 
+    def __init__(self, *args, file_limits: FileLimits | None = None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.file_limits = file_limits or FileLimits.from_options()
+        self.checked_files = []
+        for field in self.fields.values():
+            if isinstance(field, forms.FileField):
+                field.widget.attrs["accept"] = ",".join(self.file_limits.types_for(field))
+                field.help_text = field.help_text or self.file_limits.describe(field)
+                # The checks refuse an empty file themselves, naming it (Django's words do not).
+                field.allow_empty_file = True
+
     @classmethod
-    def field_schema(cls) -> list[dict]:
+    def file_fields(cls) -> list[str]:
+        """The names of the fields that take files (FileField and its kin, ImageField…)."""
+        fields = cls.base_fields.items()
+        return [name for name, field in fields if isinstance(field, forms.FileField)]
+
+    def clean(self):
+        cleaned_data = super().clean()
+        uploads = {
+            name: _as_list(cleaned_data[name])
+            for name in self.file_fields()
+            if name in cleaned_data
+        }
+        self.checked_files, errors = check_files(uploads, self.file_limits, self.fields)
+        for name, field_errors in errors.items():
+            self.add_error(name, field_errors)
+        return cleaned_data
+
+    def submitted_data(self) -> dict:
+        """The cleaned data as it is stored: each file field as the list of its files' names."""
+        names = {name: [] for name in self.file_fields()}
+        for checked in self.checked_files:
+            names[checked.field_name].append(checked.original_name)
+        return {**self.cleaned_data, **names}
+
+    @classmethod
+    def field_schema(cls, file_limits: FileLimits | None = None) -> list[dict]:
         """The visible fields, described for the script embed, which renders them itself."""
+        file_limits = file_limits or FileLimits.from_options()
         return [
-            _field_schema(name, field)
+            _field_schema(name, field, file_limits)
             for name, field in cls.base_fields.items()
             if not field.widget.is_hidden
         ]
@@ -136,6 +199,13 @@ def display_value(field: forms.Field, value) -> str:
     return str(value)
 
 
+def _as_list(value) -> list:
+    """A file field's cleaned value as a list: a FileField gives one file or None."""
+    if isinstance(value, list):
+        return value
+    return [] if value is None else [value]
+
+
 def _flat_choices(field) -> list[tuple[str, str]]:
     flat = []
     for key, label in field.choices:
@@ -162,8 +232,10 @@ def _plain_number(value) -> str:
         return str(value)
 
 
-def _field_schema(name: str, field: forms.Field) -> dict:
+def _field_schema(name: str, field: forms.Field, file_limits: FileLimits) -> dict:
     widget = field.widget
+    if isinstance(field, forms.FileField):
+        return _file_field_schema(name, field, file_limits)
     if isinstance(widget, forms.Textarea):
         kind = "textarea"
     elif isinstance(widget, forms.CheckboxSelectMultiple):
@@ -190,11 +262,30 @@ def _field_schema(name: str, field: forms.Field) -> dict:
     return schema
 
 
+def _file_field_schema(name: str, field: forms.FileField, file_limits: FileLimits) -> dict:
+    """A file field: the script embed renders a file input, and checks sizes before sending."""
+    return {
+        "name": name,
+        "label": str(field.label or name),
+        "type": "file",
+        "required": field.required,
+        "multiple": is_multiple(field),
+        "accept": list(file_limits.types_for(field)),
+        "max_file_size": file_limits.max_file_size,
+        "max_total_file_size": file_limits.max_total_file_size,
+        "max_files": file_limits.max_files if is_multiple(field) else 1,
+        "help_text": str(field.help_text or file_limits.describe(field)),
+    }
+
+
 # --- The registry --------------------------------------------------------------------------------
 
-#: What a form's entry in INBOX_INTAKE_FORMS may hold besides "form"; each defaults to the form
-#: class's attribute of the same name.
-FORM_OPTIONS = ("title", "intro", "thank_you", "message_title", "message_description")
+#: A form's texts in its INBOX_INTAKE_FORMS entry; each defaults to the form class's attribute of
+#: the same name.
+FORM_TEXTS = ("title", "intro", "thank_you", "message_title", "message_description")
+#: What a form's entry may hold besides "form": its texts, and the limits of its files, each
+#: defaulting to its setting (uploads.LIMIT_SETTINGS: max_file_size is INBOX_INTAKE_MAX_FILE_SIZE…).
+FORM_OPTIONS = (*FORM_TEXTS, *LIMIT_SETTINGS)
 
 
 class FormRegistryError(ValueError):
@@ -203,7 +294,7 @@ class FormRegistryError(ValueError):
 
 @dataclass(frozen=True)
 class RegisteredForm:
-    """One form a site serves under /intake/<slug>/, with its texts."""
+    """One form a site serves under /intake/<slug>/, with its texts and the limits of its files."""
 
     slug: str
     form_class: type[IntakeForm]
@@ -212,6 +303,19 @@ class RegisteredForm:
     thank_you: str
     message_title: str
     message_description: str
+    file_limits: FileLimits
+
+    @property
+    def max_file_bytes(self) -> int:
+        """What the form's files may add to a request: 0 for a form without file fields."""
+        return self.file_limits.max_total_file_size if self.form_class.file_fields() else 0
+
+    def form(self, data=None, files=None) -> IntakeForm:
+        """The form, bound to `data` and `files` if given, with this registration's limits."""
+        return self.form_class(data, files, file_limits=self.file_limits)
+
+    def field_schema(self) -> list[dict]:
+        return self.form_class.field_schema(self.file_limits)
 
 
 def registered_forms() -> dict[str, RegisteredForm]:
@@ -242,8 +346,12 @@ def _registered(slug, options) -> RegisteredForm:
             f"known: form, {', '.join(FORM_OPTIONS)}."
         )
     form_class = _form_class(slug, options["form"])
-    texts = {name: str(options.get(name, getattr(form_class, name))) for name in FORM_OPTIONS}
-    return RegisteredForm(slug=slug, form_class=form_class, **texts)
+    texts = {name: str(options.get(name, getattr(form_class, name))) for name in FORM_TEXTS}
+    try:
+        file_limits = FileLimits.from_options(options)
+    except ValueError as error:
+        raise FormRegistryError(f"{slug!r}: {error}") from None
+    return RegisteredForm(slug=slug, form_class=form_class, file_limits=file_limits, **texts)
 
 
 def _form_class(slug: str, path) -> type[IntakeForm]:

@@ -4,9 +4,11 @@ from datetime import datetime, timedelta
 
 import pgtrigger
 from django.conf import settings
-from django.core.files.storage import storages
+from django.core.files.storage import Storage, storages
 from django.db import connections, models, router, transaction
 from django.db.models import Count, Q
+from django.db.models.signals import post_delete
+from django.dispatch import receiver
 from django.utils.translation import ngettext
 
 from .conf import intake_settings
@@ -254,14 +256,85 @@ class DeliveryAttempt(models.Model):
         return self.finished_at - self.started_at
 
 
+class AttachmentStorage(Storage):
+    """STORAGES[INBOX_INTAKE_FILE_STORAGE], looked up at each use.
+
+    A FileField calls its storage callable once, when the model is loaded: given the storage
+    itself, every site without that STORAGES entry (one with no file fields needs none) would
+    fail to start, before the system check could say what to set; and the storage would stay
+    the one of the settings at start-up (tests point it at a temporary folder). So the field
+    gets this stand-in, which hands each call of Django's storage API to the storage of now.
+    """
+
+    @property
+    def target(self) -> Storage:
+        return storages[intake_settings.INBOX_INTAKE_FILE_STORAGE]
+
+    def open(self, name, mode="rb"):
+        return self.target.open(name, mode)
+
+    def save(self, name, content, max_length=None):
+        return self.target.save(name, content, max_length=max_length)
+
+    def get_valid_name(self, name):
+        return self.target.get_valid_name(name)
+
+    def get_alternative_name(self, file_root, file_ext):
+        return self.target.get_alternative_name(file_root, file_ext)
+
+    def get_available_name(self, name, max_length=None):
+        return self.target.get_available_name(name, max_length=max_length)
+
+    def generate_filename(self, filename):
+        return self.target.generate_filename(filename)
+
+    def path(self, name):
+        return self.target.path(name)
+
+    def delete(self, name):
+        return self.target.delete(name)
+
+    def exists(self, name):
+        return self.target.exists(name)
+
+    def listdir(self, path):
+        return self.target.listdir(path)
+
+    def size(self, name):
+        return self.target.size(name)
+
+    def url(self, name):
+        return self.target.url(name)
+
+    def get_accessed_time(self, name):
+        return self.target.get_accessed_time(name)
+
+    def get_created_time(self, name):
+        return self.target.get_created_time(name)
+
+    def get_modified_time(self, name):
+        return self.target.get_modified_time(name)
+
+
 def attachment_storage():
     """The storage of the attachments: STORAGES[INBOX_INTAKE_FILE_STORAGE]."""
-    return storages[intake_settings.INBOX_INTAKE_FILE_STORAGE]
+    return AttachmentStorage()
 
 
 def attachment_name(attachment: "Attachment", filename: str) -> str:
     """An unguessable name that says nothing of the file: its own name is kept in the row."""
     return f"inbox_intake/{uuid.uuid4().hex}"
+
+
+@receiver(post_delete, sender="inbox_intake.Attachment")
+def delete_attachment_file(sender, instance: "Attachment", using: str, **kwargs) -> None:
+    """Remove the file from storage once its row's deletion is committed, however the row went
+    (a purge, the admin's delete, the cascade of a submission's): before the commit, a rollback
+    would leave a row without its file. A storage error is logged, not raised (robust): the
+    visitor's or the staff member's request has already succeeded."""
+    if instance.file.name:
+        storage, name = instance.file.storage, instance.file.name
+        transaction.on_commit(lambda: storage.delete(name), using=using, robust=True)
 
 
 class Attachment(models.Model):

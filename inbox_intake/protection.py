@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 import requests
+from django import forms
 from django.core.cache import DEFAULT_CACHE_ALIAS, caches
 from django.core.cache.backends.redis import RedisCache
 from django.utils.datastructures import MultiValueDict
@@ -26,6 +27,7 @@ from .conf import intake_settings
 from .models import Submission
 from .services.intake import accept_submission
 from .text import has_lone_surrogate, replace_lone_surrogates
+from .uploads import format_size
 
 logger = logging.getLogger(__name__)
 
@@ -111,17 +113,25 @@ def counting_refusals(form_name: str):
 
 
 def admit(
-    *, form_name: str, form_class, data, client_ip: str | None, user_agent: str, user=None
+    *,
+    form_name: str,
+    form_class,
+    data,
+    files=None,
+    file_limits=None,
+    client_ip: str | None,
+    user_agent: str,
+    user=None,
 ) -> Submission:
-    """Text check, validation, honeypot, CAPTCHA, then accept: every submission goes this way,
-    once `screen_post` has let its request through.
+    """Text check, validation (the files' checks included), honeypot, CAPTCHA, then accept:
+    every submission goes this way, once `screen_post` has let its request through.
 
     A filled honeypot is accepted as SPAM without a CAPTCHA check, so a bot sees the same success
     as a person and learns nothing. The CAPTCHA is checked only once the form is valid: a token
     is good for one check, and a visitor correcting a typo should not have to solve it again.
     """
     check_text(data)
-    form = form_class(data)
+    form = form_class(data, files, file_limits=file_limits)
     if not form.is_valid():
         raise InvalidSubmission(form)
     spam = bool(str(data.get(HONEYPOT_FIELD) or "").strip())
@@ -130,7 +140,8 @@ def admit(
         verify_captcha(provider, str(data.get(provider.response_field) or ""), client_ip)
     return accept_submission(
         form_name=form_name,
-        data=form.cleaned_data,
+        data=form.submitted_data(),
+        files=form.checked_files,
         client_ip=client_ip,
         user_agent=user_agent,
         user=user,
@@ -199,19 +210,33 @@ def client_ip(remote_addr: str, forwarded_for: str | None) -> str | None:
         return None
 
 
-def check_size(content_length: str | None) -> None:
-    """Refuse a request body over INBOX_INTAKE_MAX_REQUEST_BYTES before anything reads it."""
-    limit = intake_settings.INBOX_INTAKE_MAX_REQUEST_BYTES
+def check_size(content_length: str | None, file_bytes: int = 0) -> None:
+    """Refuse a request body over INBOX_INTAKE_MAX_REQUEST_BYTES before anything reads it.
+
+    A form with file fields may send `file_bytes` more (its limit of all files together): the
+    setting still bounds the fields and the multipart envelope, and a body larger than both
+    together is refused unread, however its files would fare one by one.
+    """
+    limit = intake_settings.INBOX_INTAKE_MAX_REQUEST_BYTES + file_bytes
     try:
         length = int(content_length or 0)
     except ValueError:
         length = 0  # Django reads no body without a valid Content-Length either
-    if length > limit:
-        raise TooLarge(f"This submission is too large: at most {limit:,} bytes can be sent.")
+    if length <= limit:
+        return
+    if file_bytes:
+        raise TooLarge(
+            f"This submission is too large: at most {format_size(limit)} can be sent, files "
+            f"included ({format_size(file_bytes)} of files)."
+        )
+    raise TooLarge(f"This submission is too large: at most {limit:,} bytes can be sent.")
 
 
-def screen_post(form_name: str, ip: str | None, content_length: str | None) -> None:
-    """The checks of every POST before its body is read: the rate limits, then the size.
+def screen_post(
+    form_name: str, ip: str | None, content_length: str | None, *, file_bytes: int = 0
+) -> None:
+    """The checks of every POST before its body is read: the rate limits, then the size
+    (`file_bytes`: what the form's files may add to it).
 
     Every POST counts against the rate limits, whatever else is wrong with it (a bad origin, a
     body too large or malformed, a failed CSRF check): otherwise such requests could be sent
@@ -221,7 +246,7 @@ def screen_post(form_name: str, ip: str | None, content_length: str | None) -> N
     try:
         enforce_rate_limits(form_name, ip)
     finally:
-        check_size(content_length)
+        check_size(content_length, file_bytes)
 
 
 def enforce_rate_limits(form_name: str, ip: str | None, *, now: float | None = None) -> None:
@@ -309,9 +334,13 @@ def parse_json_body(body: bytes, form_class) -> dict:
     if not isinstance(data, dict):
         raise MalformedBody("The request body must be a JSON object of field names and values.")
     for name, value in data.items():
+        field = form_class.base_fields.get(name)
+        if isinstance(field, forms.FileField) and value not in (None, ""):
+            raise MalformedBody(
+                f"{name}: files cannot be sent in JSON; send the form as multipart/form-data."
+            )
         if _is_plain(value):
             continue
-        field = form_class.base_fields.get(name)
         takes_list = field is not None and getattr(field.widget, "allow_multiple_selected", False)
         if not (takes_list and isinstance(value, list) and all(map(_is_plain, value))):
             raise MalformedBody(

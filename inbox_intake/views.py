@@ -96,7 +96,7 @@ def form_schema(request, form_name: str):
         "action": request.build_absolute_uri(reverse("inbox_intake:form", args=[form_name])),
         "title": intake_form.title,
         "thank_you": intake_form.thank_you,
-        "fields": intake_form.form_class.field_schema(),
+        "fields": intake_form.field_schema(),
         "honeypot": protection.HONEYPOT_FIELD,
         "captcha": provider
         and {
@@ -131,17 +131,20 @@ def _html_form(request, intake_form: RegisteredForm, *, embed: bool):
     page = _FormPage(intake_form, embed=embed)
     if request.method == "GET":
         next_url = _next_url(request, request.GET.get(protection.NEXT_FIELD))
-        return page.render(request, intake_form.form_class(), next_url=next_url)
+        return page.render(request, intake_form.form(), next_url=next_url)
     try:
         # Before CSRF: a refused CSRF check counts too, and the check reads the whole body.
         with protection.counting_refusals(intake_form.slug):
             protection.screen_post(
-                intake_form.slug, _client_ip(request), request.META.get("CONTENT_LENGTH")
+                intake_form.slug,
+                _client_ip(request),
+                request.META.get("CONTENT_LENGTH"),
+                file_bytes=intake_form.max_file_bytes,
             )
     except protection.TooLarge as refusal:
-        return page.render(request, intake_form.form_class(), refusal=refusal)
+        return page.render(request, intake_form.form(), refusal=refusal)
     except protection.RateLimited as refusal:
-        form = intake_form.form_class(request.POST)  # keeps what was typed
+        form = intake_form.form(request.POST)  # keeps what was typed
         next_url = _next_url(request, request.POST.get(protection.NEXT_FIELD))
         return page.render(request, form, next_url=next_url, refusal=refusal)
     return _submit_html(request, page)
@@ -150,14 +153,16 @@ def _html_form(request, intake_form: RegisteredForm, *, embed: bool):
 @csrf_protect
 def _submit_html(request, page: "_FormPage"):
     intake_form = page.intake_form
-    form_name, form_class = intake_form.slug, intake_form.form_class
+    form_name = intake_form.slug
     next_url = _next_url(request, request.POST.get(protection.NEXT_FIELD))
     try:
         with protection.counting_refusals(form_name):
             submission = protection.admit(
                 form_name=form_name,
-                form_class=form_class,
+                form_class=intake_form.form_class,
                 data=request.POST,
+                files=request.FILES,
+                file_limits=intake_form.file_limits,
                 client_ip=_client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
                 user=request.user,
@@ -166,9 +171,9 @@ def _submit_html(request, page: "_FormPage"):
         return page.render(request, invalid.form, next_url=next_url, status=400)
     except protection.UnwritableText as refusal:
         # What was typed cannot be written back into the page.
-        return page.render(request, form_class(), next_url=next_url, refusal=refusal)
+        return page.render(request, intake_form.form(), next_url=next_url, refusal=refusal)
     except protection.Refused as refusal:
-        form = form_class(request.POST)  # keeps what was typed
+        form = intake_form.form(request.POST)  # keeps what was typed
         return page.render(request, form, next_url=next_url, refusal=refusal)
     request.session["intake_reference"] = str(submission.reference)
     if page.embed:
@@ -218,14 +223,19 @@ def _submit_json(request, intake_form: RegisteredForm):
     try:
         with protection.counting_refusals(intake_form.slug):
             protection.screen_post(
-                intake_form.slug, _client_ip(request), request.META.get("CONTENT_LENGTH")
+                intake_form.slug,
+                _client_ip(request),
+                request.META.get("CONTENT_LENGTH"),
+                file_bytes=intake_form.max_file_bytes,
             )
             protection.check_origin(request.headers.get("Origin"), _own_origin(request))
-            data = _json_request_data(request, intake_form.form_class)
+            data, files = _json_request_data(request, intake_form.form_class)
             submission = protection.admit(
                 form_name=intake_form.slug,
                 form_class=intake_form.form_class,
                 data=data,
+                files=files,
+                file_limits=intake_form.file_limits,
                 client_ip=_client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
             )
@@ -247,17 +257,20 @@ def _submit_json(request, intake_form: RegisteredForm):
 
 
 def _json_request_data(request, form_class):
+    """(fields, files) of the body: JSON, form-encoded, or multipart (the only one with files)."""
     if request.content_type == "application/json":
-        return protection.parse_json_body(request.body, form_class)
+        return protection.parse_json_body(request.body, form_class), None
     if request.content_type in FORM_CONTENT_TYPES:
         try:
-            return request.POST
+            return request.POST, request.FILES
         except (BadRequest, MultiPartParserError, SuspiciousOperation) as error:
             # Django's refusal of a body it will not parse (form-encoded in a charset other than
-            # UTF-8, a broken multipart, too many fields), answered in JSON like every other.
+            # UTF-8, a broken multipart, too many fields or files), answered in JSON like every
+            # other.
             raise protection.MalformedBody(f"The form body cannot be read: {error}") from None
     raise protection.UnsupportedMediaType(
-        "Send the form as application/json or application/x-www-form-urlencoded."
+        "Send the form as application/json, application/x-www-form-urlencoded or "
+        "multipart/form-data."
     )
 
 

@@ -1,12 +1,13 @@
 """The example site's own form, registered beside the app's contact form (INBOX_INTAKE_FORMS).
 
 A quote request with every common Django field type, so that each is seen to become a readable row
-in the Wix Inbox: a choice shows its label, several choices are joined, a date is written out.
+in the Wix Inbox: a choice shows its label, several choices are joined, a date is written out; and
+files, which reach the Inbox as the message's attachments.
 """
 
 from django import forms
 
-from inbox_intake.forms import IntakeForm
+from inbox_intake.forms import IntakeForm, MultipleFileField
 
 
 class QuoteRequestForm(IntakeForm):
@@ -63,3 +64,5 @@ class QuoteRequestForm(IntakeForm):
     details = forms.CharField(
         label="Project details", max_length=20_000, widget=forms.Textarea(attrs={"rows": 8})
     )
+    # Its help text, the accepted types and the limits, is written from the form's limits.
+    drawings = MultipleFileField(label="Drawings or photos", required=False)

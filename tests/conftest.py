@@ -14,7 +14,7 @@ import requests
 from django.conf import settings
 from django.core.cache import cache
 from django.core.files.base import ContentFile
-from django.core.files.storage import FileSystemStorage
+from django.core.files.storage import storages
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
@@ -84,16 +84,6 @@ def png_bytes(width: int = 4, height: int = 3) -> bytes:
     image = BytesIO()
     Image.new("RGB", (width, height), (200, 30, 30)).save(image, "PNG")
     return image.getvalue()
-
-
-@pytest.fixture
-def attachment_storage(tmp_path, monkeypatch):
-    """The attachments' storage in a directory of this test's own: the one the worker processes
-    it starts use too (their INBOX_INTAKE_VAR_DIR). The field's storage is built when the model is
-    imported, so it is replaced here rather than through the STORAGES setting."""
-    storage = FileSystemStorage(location=tmp_path / "var" / "attachments", base_url=None)
-    monkeypatch.setattr(Attachment._meta.get_field("file"), "storage", storage)
-    return storage
 
 
 @pytest.fixture
@@ -338,3 +328,16 @@ def page(browser):
     context = browser.new_context()
     yield context.new_page()
     context.close()
+
+
+@pytest.fixture(autouse=True)
+def attachment_storage(settings, tmp_path):
+    """Attachments are written under this test's own folder (never the checkout's var/), where
+    the worker processes it starts look for them too (their INBOX_INTAKE_VAR_DIR)."""
+    entry = settings.STORAGES["inbox_intake"]
+    location = tmp_path / "var" / "attachments"
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "inbox_intake": {**entry, "OPTIONS": {**entry["OPTIONS"], "location": str(location)}},
+    }
+    return storages["inbox_intake"]

@@ -5,37 +5,41 @@ this is what happens to a submission that passed them.
 """
 
 import json
+import logging
 
 from django.core.serializers.json import DjangoJSONEncoder
+from django.db import transaction
 from django.utils import timezone
 
 from .. import metrics
 from ..forms import IntakeForm
-from ..models import Submission
+from ..models import Attachment, Submission
 from .broker import enqueue_on_commit
+
+logger = logging.getLogger(__name__)
 
 
 def accept_submission(
     *,
     form_name: str,
     data: dict,
+    files=(),
     client_ip: str | None = None,
     user_agent: str = "",
     user=None,
     spam: bool = False,
 ) -> Submission:
-    """Save a valid submission and schedule its delivery.
+    """Save a valid submission, with its files, and schedule its delivery.
 
-    The visitor never waits on Wix: the task is published only after the row is committed.
+    `data` is the form's `submitted_data()` (a file field: the list of its files' names);
+    `files` the files that passed the checks (uploads.CheckedFile), stored as Attachment rows.
+    The visitor never waits on Wix: the task is published only after the rows are committed.
     Spam (a bot filled the honeypot) is kept as SPAM for staff to see, and never scheduled.
     """
     # Stored as JSON: dates and decimals as ISO text, which the message builder reads back.
     data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
     visitor_id = data.pop("anonymous_visitor_id", "") or ""
-    # No atomic block: the one INSERT commits on its own (autocommit) and on_commit then publishes
-    # at once; BEGIN and COMMIT around it only cost two more round trips. Inside a caller's
-    # transaction, the task still waits for that transaction to commit.
-    submission = Submission.objects.create(
+    submission = Submission(
         form_name=form_name,
         data=data,
         email=data["email"].strip().lower(),
@@ -49,10 +53,56 @@ def accept_submission(
         status=Submission.Status.SPAM if spam else Submission.Status.QUEUED,
         enqueued_at=None if spam else timezone.now(),
     )
+    if files:
+        _save_with_files(submission, files)
+    else:
+        # No atomic block: the one INSERT commits on its own (autocommit) and on_commit then
+        # publishes at once; BEGIN and COMMIT around it only cost two more round trips. Inside a
+        # caller's transaction, the task still waits for that transaction to commit.
+        submission.save()
     if not spam:
         enqueue_on_commit(submission.pk)
     metrics.submission(form_name, "spam" if spam else "accepted")
     return submission
+
+
+def _save_with_files(submission: Submission, files) -> None:
+    """The submission and its attachments in one transaction, the files written to storage
+    first. If anything fails, the files already written are deleted: no file outlives a
+    submission that was never saved."""
+    written = []
+    try:
+        with transaction.atomic():
+            submission.save()
+            attachments = []
+            for position, checked in enumerate(files):
+                attachment = Attachment(
+                    submission=submission,
+                    field_name=checked.field_name,
+                    position=position,
+                    original_name=checked.original_name,
+                    content_type=checked.content_type,
+                    size=checked.size,
+                    width=checked.width,
+                    height=checked.height,
+                )
+                attachment.file.save(checked.original_name, checked.upload, save=False)
+                written.append(attachment.file)
+                attachments.append(attachment)
+            Attachment.objects.bulk_create(attachments)
+    except BaseException:
+        for file in written:
+            _delete_quietly(file)
+        raise
+
+
+def _delete_quietly(file) -> None:
+    """Delete a file written for a submission that was not saved; the original error matters
+    more than a failure to clean up, which is logged."""
+    try:
+        file.storage.delete(file.name)
+    except Exception:
+        logger.exception("Could not delete %s after the submission failed to save", file.name)
 
 
 def _member_id_of(user) -> str:
