@@ -6,8 +6,13 @@ from `https://www.wixapis.com` to `<live server>/wix-sandbox` (shared/wix/sdk-co
 prints what each call returned or threw; the `test_sdk_*` tests check that the sandbox answers the
 way the SDK expects.
 
+The scenario also uploads two files (shared/wix/media-upload.md): it asks for upload URLs with
+`@wix/comm-channels-media`, PUTs the bytes with plain `fetch` (the SDK has no upload helper), sends
+a form message with both as `media`, and reads the storage quota and a download URL.
+
 `test_python_client_sends_what_the_sdk_sends` then repeats the same calls with `WixClient` and
-compares the requests the sandbox recorded (`wix_sandbox.models.ApiCall`) pair by pair.
+compares the requests the sandbox recorded (`wix_sandbox.models.ApiCall`) pair by pair (all but
+SDK_ONLY_STEPS, calls Inbox Intake never makes).
 `sandbox_url` (the live server's `/wix-sandbox`) comes from conftest.py.
 
 Node and `conformance/node_modules` (`make conformance/node_modules/.installed`) are required:
@@ -24,6 +29,7 @@ from dataclasses import dataclass
 from urllib.parse import parse_qsl
 
 import pytest
+import requests
 from django.conf import settings
 
 from inbox_intake.wix import ApiKeyAuth, WixClient, WixError
@@ -38,6 +44,8 @@ SCENARIO = CONFORMANCE_DIR / "sdk_scenario.mjs"
 NODE_TIMEOUT_SECONDS = 120
 # The request headers the comparison looks at (the SDK's own telemetry header is not among them).
 COMPARED_HEADERS = ("authorization", "wix-site-id", "wix-account-id", "content-type")
+# The scenario's last steps, which Inbox Intake's client has no method for.
+SDK_ONLY_STEPS = ("getStorageQuota", "generateFileDownloadUrl")
 
 
 @dataclass
@@ -221,6 +229,58 @@ def test_sdk_reads_the_sandbox_errors(sdk_steps):
     assert duplicate["code"] == "DUPLICATE_CONTACT_EXISTS"
     assert duplicate["data"]["duplicateContactId"] == contact_id
 
+    unsupported = failed(sdk_steps, "generateUploadUrlUnsupported", 400)["details"]
+    assert unsupported["applicationError"]["code"] == "UNSUPPORTED_FILE_FORMAT"
+
+
+def test_sdk_uploads_files_and_sends_them_as_media(sdk_run, sandbox_url):
+    steps, inputs = sdk_run.outcomes["steps"], sdk_run.outcomes["inputs"]
+    pdf_input, png_input = inputs["pdf"], inputs["png"]
+
+    for file in (pdf_input, png_input):
+        upload_url = ok(steps, f"generateUploadUrl:{file['fileName']}")["uploadUrl"]
+        assert upload_url.startswith(f"{sandbox_url}/_upload/")
+    pdf = ok(steps, f"upload:{pdf_input['fileName']}")
+    png = ok(steps, f"upload:{png_input['fileName']}")
+    assert (pdf["displayName"], pdf["mediaType"], pdf["operationStatus"]) == (
+        "cv.pdf",
+        "DOCUMENT",
+        "READY",
+    )
+    assert pdf["sizeInBytes"] == str(len(base64.b64decode(pdf_input["base64"])))
+    assert png["mediaType"] == "IMAGE"
+    image = png["media"]["image"]["image"]
+    assert (image["width"], image["height"]) == (png_input["width"], png_input["height"])
+
+    message = ok(steps, "sendMessageWithMedia")["message"]
+    file_media, image_media = (
+        item.get("file") or item.get("image") for item in message["content"]["form"]["media"]
+    )
+    assert file_media["_id"] == pdf["id"]  # the SDK renames id at every depth
+    assert (file_media["filename"], file_media["mimeType"]) == ("cv.pdf", "application/pdf")
+    assert image_media["_id"] == png["id"]
+    assert (image_media["width"], image_media["height"]) == (3, 2)
+    for media in (file_media, image_media):
+        # The sandbox's Inbox gives the files URLs of its own (WIX_SANDBOX_MEDIA_REWRITE_URLS),
+        # whose expiry the SDK reads as a date.
+        assert media["url"].startswith(f"{sandbox_url}/_download/")
+        assert is_date(media["urlExpiration"])
+    downloaded = requests.get(file_media["url"], timeout=10)
+    assert downloaded.content == base64.b64decode(pdf_input["base64"])
+
+
+def test_sdk_reads_the_storage_quota_and_a_download_url(sdk_steps, sandbox_url):
+    pdf = ok(sdk_steps, "upload:cv.pdf")
+
+    quota = ok(sdk_steps, "getStorageQuota")
+    assert int(quota["totalQuota"]) >= int(quota["totalUsage"]) >= int(pdf["sizeInBytes"])
+
+    download_url = ok(sdk_steps, "generateFileDownloadUrl")["downloadUrl"]
+    assert download_url.startswith(f"{sandbox_url}/_download/")
+    downloaded = requests.get(download_url, timeout=10)
+    assert downloaded.headers["Content-Disposition"] == 'attachment; filename="Jane Doe CV.pdf"'
+    assert len(downloaded.content) == int(pdf["sizeInBytes"])
+
 
 # --- Our Python client against the SDK -----------------------------------------------------------
 
@@ -270,7 +330,51 @@ def python_run(sdk_run, sandbox_url, new_calls) -> Run:
     outcomes["getUnknownConversation"] = attempt(lambda: wix.get_conversation(unknown_id))
     outcomes["sendToUnknownConversation"] = attempt(lambda: wix.send_message(unknown_id, message))
     outcomes["createDuplicateContact"] = attempt(lambda: wix.create_contact(info))
+    descriptors = {}
+    for file in (inputs["pdf"], inputs["png"]):
+        name, mime_type = file["fileName"], file["mimeType"]
+        upload_url = wix.generate_upload_url(name, mime_type)
+        outcomes[f"generateUploadUrl:{name}"] = upload_url
+        content = base64.b64decode(file["base64"])
+        descriptors[name] = wix.upload_file(
+            upload_url, content, mime_type=mime_type, file_name=name
+        )
+        outcomes[f"upload:{name}"] = descriptors[name]
+    outcomes["sendMessageWithMedia"] = wix.send_message(
+        conversation_id, media_message(inputs, descriptors)
+    )
+    unsupported = inputs["unsupportedFile"]
+    outcomes["generateUploadUrlUnsupported"] = attempt(
+        lambda: wix.generate_upload_url(unsupported["fileName"], unsupported["mimeType"])
+    )
     return Run(outcomes, new_calls())
+
+
+def media_message(inputs: dict, descriptors: dict) -> dict:
+    """The scenario's media message with our files, in REST names, as the delivery sends it."""
+    pdf, png = descriptors[inputs["pdf"]["fileName"]], descriptors[inputs["png"]["fileName"]]
+    image = png["media"]["image"]["image"]
+    message = json.loads(json.dumps(inputs["mediaMessage"]))
+    message["content"]["form"]["media"] = [
+        {
+            "file": {
+                "id": pdf["id"],
+                "url": pdf["url"],
+                "filename": inputs["pdf"]["fileName"],
+                "mimeType": inputs["pdf"]["mimeType"],
+            }
+        },
+        {
+            "image": {
+                "id": png["id"],
+                "url": png["url"],
+                "filename": inputs["png"]["fileName"],
+                "width": image["width"],
+                "height": image["height"],
+            }
+        },
+    ]
+    return message
 
 
 def test_python_client_gets_what_the_sdk_gets(python_run):
@@ -301,17 +405,25 @@ def test_python_client_gets_what_the_sdk_gets(python_run):
     # 409 DUPLICATE_CONTACT_EXISTS is resolved by the client to the existing contact.
     assert py["createDuplicateContact"] == contact_id
 
+    pdf, png = py["upload:cv.pdf"], py["upload:shot & plan?.png"]
+    assert (pdf["displayName"], pdf["mediaType"]) == ("cv.pdf", "DOCUMENT")
+    assert png["media"]["image"]["image"]["width"] == 3
+    media = py["sendMessageWithMedia"]["content"]["form"]["media"]
+    assert [item.get("file", item.get("image"))["id"] for item in media] == [pdf["id"], png["id"]]
+    error("generateUploadUrlUnsupported", 400, "UNSUPPORTED_FILE_FORMAT")
+
 
 def test_python_client_sends_what_the_sdk_sends(sdk_run, python_run):
     """Request by request, the Python client's calls equal the SDK's, once its own values are
     renamed to the SDK's.
 
-    The two runs differ only in values the sandbox or the test chose per run: the email, and the
-    contact and conversation ids the sandbox handed out. Those are unique strings (an email with a
-    random part, UUIDs), so every occurrence of a Python-run value, anywhere in the path, query
-    or body, is replaced with the SDK-run value before comparing. Everything else (the Reference
-    field's UUID, the unknown conversation id, the wrong API key) was taken from the SDK run's
-    inputs and is already identical.
+    The two runs differ only in values the sandbox or the test chose per run: the email, the
+    contact and conversation ids the sandbox handed out, and the files' ids and upload URL
+    tokens. Those are unique strings (an email with a random part, UUIDs, random ids and tokens),
+    so every occurrence of a Python-run value, anywhere in the path, query or body, is replaced
+    with the SDK-run value before comparing. Everything else (the Reference field's UUID, the
+    unknown conversation id, the wrong API key, the files) was taken from the SDK run's inputs
+    and is already identical.
 
     Compared per request: method, path, query (parsed; `.r` decoded from base64url JSON), JSON
     body (parsed), the headers in COMPARED_HEADERS, whether `x-wix-consistent` was sent, and the
@@ -325,11 +437,22 @@ def test_python_client_sends_what_the_sdk_sends(sdk_run, python_run):
         py["createContact"]: sdk_contact["_id"],
         py["getOrCreateConversation1"]: sdk_conversation["_id"],
     }
-    sdk_requests = [as_comparable(call) for call in sdk_run.calls]
+    for name in ("cv.pdf", "shot & plan?.png"):
+        sdk_url = ok(sdk_steps, f"generateUploadUrl:{name}")["uploadUrl"]
+        python_to_sdk[upload_token(py[f"generateUploadUrl:{name}"])] = upload_token(sdk_url)
+        python_to_sdk[py[f"upload:{name}"]["id"]] = ok(sdk_steps, f"upload:{name}")["id"]
+    # One request per step, in order; the steps only the SDK takes are left out.
+    steps, sdk_requests = zip(
+        *(
+            (step, as_comparable(call))
+            for step, call in zip(sdk_steps, sdk_run.calls, strict=True)
+            if step not in SDK_ONLY_STEPS
+        ),
+        strict=True,
+    )
     python_requests = [
         swap_strings(python_to_sdk, as_comparable(call)) for call in python_run.calls
     ]
-    steps = list(sdk_steps)
 
     assert len(python_requests) == len(sdk_requests) == len(steps), (
         f"{len(steps)} steps; the sandbox recorded {len(sdk_requests)} SDK requests:\n"
@@ -346,15 +469,22 @@ def test_python_client_sends_what_the_sdk_sends(sdk_run, python_run):
     assert not mismatches, "\n".join(mismatches)
     for request in python_requests:
         assert "wix-account-id" not in request["headers"], describe(request)
-        has_body = request["method"] == "POST"
+        has_body = request["method"] in ("POST", "PUT")
         assert ("content-type" in request["headers"]) == has_body, describe(request)
+        if request["method"] == "PUT":  # the upload: its URL is its credential
+            assert "authorization" not in request["headers"], describe(request)
 
 
 # --- Helpers -------------------------------------------------------------------------------------
 
 
+def upload_token(upload_url: str) -> str:
+    return upload_url.rsplit("/", 1)[1]
+
+
 def as_comparable(call: ApiCall) -> dict:
-    """A recorded request as plain data: `.r` decoded, body parsed, only the compared headers."""
+    """A recorded request as plain data: `.r` decoded, a JSON body parsed (an upload's body is
+    recorded as its size), only the compared headers."""
     query = {}
     for key, value in parse_qsl(call.query_string, keep_blank_values=True):
         query.setdefault(key, []).append(decode_r(value) if key == ".r" else value)
@@ -363,7 +493,7 @@ def as_comparable(call: ApiCall) -> dict:
         "method": call.method,
         "path": call.path,
         "query": query,
-        "body": json.loads(call.body) if call.body else None,
+        "body": call.body if call.endpoint == "media.upload" else json.loads(call.body or "null"),
         "headers": {name: headers[name] for name in COMPARED_HEADERS if name in headers},
         "sends x-wix-consistent": "x-wix-consistent" in headers,
         "status": call.status,

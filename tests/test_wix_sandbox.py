@@ -7,6 +7,7 @@ and the OAuth token flow.
 
 import base64
 import hashlib
+import io
 import json
 import os
 import re
@@ -15,6 +16,7 @@ import sys
 import threading
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import urlencode
 
 import pytest
 import requests
@@ -26,7 +28,9 @@ from django.db.models import F
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from PIL import Image as PilImage
 
+from inbox_intake.wix import ApiKeyAuth, WixClient, WixValidationError
 from tests.conftest import ROOT
 from wix_sandbox import checks, contacts, faults, inbox, rate_limit
 from wix_sandbox.conf import CREDENTIALS, sandbox_setting
@@ -38,6 +42,7 @@ from wix_sandbox.models import (
     SandboxAccessToken,
     SandboxContact,
     SandboxConversation,
+    SandboxMediaFile,
     SandboxMessage,
 )
 
@@ -1881,3 +1886,744 @@ def test_concurrent_calls_never_exceed_the_rate_limit(settings):
 
     assert results.count(None) == 3, results
     assert all(isinstance(wait, int) and 1 <= wait <= 60 for wait in results if wait is not None)
+
+
+# --- Communication Channels Media (media-upload.md §2.2, §3, §6) --------------------------------
+
+MEDIA = "/communication-channels-media/v1"
+PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+
+
+def png(width=37, height=22) -> bytes:
+    out = io.BytesIO()
+    PilImage.new("RGB", (width, height), (17, 109, 255)).save(out, "PNG")
+    return out.getvalue()
+
+
+@pytest.fixture
+def upload_url(api):
+    """upload_url(file_name, mime_type) asks for an upload URL; returns it."""
+
+    def ask(file_name="cv.pdf", mime_type="application/pdf") -> str:
+        body = {"fileName": file_name, "mimeType": mime_type}
+        response = api.post(f"{MEDIA}/upload-url", body)
+        assert response.status_code == 200, response.content
+        return response.json()["uploadUrl"]
+
+    return ask
+
+
+def put(client, url: str, content: bytes, content_type="application/pdf", file_name="cv.pdf"):
+    """The upload's PUT, as our client sends it: raw body, ?filename=, no credentials."""
+    separator = "&" if "?" in url else "?"
+    return client.put(
+        f"{url}{separator}{urlencode({'filename': file_name})}",
+        data=content,
+        content_type=content_type,
+    )
+
+
+@pytest.fixture
+def uploaded(client, upload_url):
+    """uploaded(content, file_name, mime_type) → the descriptor the upload answers."""
+
+    def upload(content=PDF, file_name="cv.pdf", mime_type="application/pdf") -> dict:
+        response = put(client, upload_url(file_name, mime_type), content, mime_type, file_name)
+        assert response.status_code == 200, response.content
+        return response.json()["file"]
+
+    return upload
+
+
+def test_upload_url_is_the_sandboxs_own_with_the_token_in_the_path(api, upload_url):
+    url = upload_url("cv.pdf", "application/pdf")
+
+    assert re.fullmatch(r"http://testserver/wix-sandbox/_upload/[\w-]{43}", url)
+    media_file = SandboxMediaFile.objects.get()
+    assert (media_file.file_name, media_file.mime_type) == ("cv.pdf", "application/pdf")
+    assert re.fullmatch(r"[0-9a-f]{6}_[0-9a-f]{32}\.pdf", media_file.id)  # assigned already
+    assert not media_file.is_uploaded
+    token = url.rsplit("/", 1)[1]
+    assert media_file.upload_token_digest == hashlib.sha256(token.encode()).hexdigest()
+    call = ApiCall.objects.get()
+    assert (call.endpoint, call.path, call.status) == (
+        "media.upload_url",
+        f"{MEDIA}/upload-url",
+        200,
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "expected"),
+    [
+        pytest.param({"fileName": "f" * 200, "mimeType": "text/plain"}, None, id="fileName 200"),
+        pytest.param(
+            {"fileName": "f" * 201, "mimeType": "text/plain"},
+            ("fileName", "MAX_LENGTH"),
+            id="fileName 201",
+        ),
+        pytest.param({"mimeType": "image/" + "x" * 94}, None, id="mimeType 100, no fileName"),
+        pytest.param(
+            {"mimeType": "image/" + "x" * 95}, ("mimeType", "MAX_LENGTH"), id="mimeType 101"
+        ),
+        pytest.param({"fileName": "cv.pdf"}, ("mimeType", "REQUIRED_FIELD"), id="no mimeType"),
+        pytest.param(
+            {"fileName": 7, "mimeType": "text/plain"}, ("fileName", "FORMAT"), id="number"
+        ),
+    ],
+)
+def test_upload_url_limits(api, body, expected):
+    response = api.post(f"{MEDIA}/upload-url", body)
+
+    if expected is None:
+        assert response.status_code == 200, response.content
+    else:
+        assert violations(response) == [expected]
+        assert SandboxMediaFile.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("file_name", "mime_type", "code"),
+    [
+        ("setup.exe", "application/x-msdownload", "UNSUPPORTED_FILE_FORMAT"),
+        ("page.html", "text/html", "UNSUPPORTED_FILE_FORMAT"),
+        ("cv.pdf", "image/png", "MIME_TYPE_MISMATCH"),
+        ("photo.png", "image/jpeg", "MIME_TYPE_MISMATCH"),
+        ("photo.JPG", "image/jpeg", None),
+        ("photo.jpe", "image/jpeg", None),
+        ("notes", "text/plain", None),
+        ("data.weird-ext", "application/pdf", None),
+        ("anything.pdf", "application/octet-stream", None),
+        ("shot.webp", "image/webp", None),
+        ("sheet.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", None),
+        ("film.mp4", "video/mp4", None),
+        ("files.zip", "application/zip", None),
+    ],
+)
+def test_upload_url_application_errors(api, file_name, mime_type, code):
+    response = api.post(f"{MEDIA}/upload-url", {"fileName": file_name, "mimeType": mime_type})
+
+    if code is None:
+        assert response.status_code == 200, response.content
+    else:
+        assert application_error(response, 400)["code"] == code
+        assert SandboxMediaFile.objects.count() == 0
+
+
+def test_the_mime_check_can_be_switched_off(api, settings):
+    settings.WIX_SANDBOX_MEDIA_CHECK_MIME_TYPE = False
+
+    response = api.post(f"{MEDIA}/upload-url", {"fileName": "cv.pdf", "mimeType": "image/png"})
+
+    assert response.status_code == 200
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("post", f"{MEDIA}/upload-url", {"fileName": "cv.pdf", "mimeType": "application/pdf"}),
+        ("post", f"{MEDIA}/download-url", {"fileId": "x"}),
+        ("get", f"{MEDIA}/storage-quota", None),
+    ],
+)
+def test_the_media_api_needs_the_api_key(client, db, method, path, body):
+    without_key = Api(client, {"wix-site-id": sandbox_setting("WIX_SANDBOX_SITE_ID")})
+
+    response = getattr(without_key, method)(path, body)
+
+    assert application_error(response, 401)["code"] == "UNAUTHENTICATED"
+    assert SandboxMediaFile.objects.count() == 0
+
+
+def test_upload_answers_the_descriptor_of_a_document(client, upload_url):
+    url = upload_url("cv.pdf", "application/pdf")
+
+    response = client.put(f"{url}?filename=cv.pdf", data=PDF, content_type="application/pdf")
+
+    assert response.status_code == 200, response.content
+    assert response["x-wix-request-id"]
+    media_file = SandboxMediaFile.objects.get()
+    descriptor = response.json()["file"]
+    assert descriptor == {
+        "id": media_file.id,
+        "displayName": "cv.pdf",
+        "url": f"https://{media_file.id[:6]}.usrfiles.com/ugd/{media_file.id}",
+        "parentFolderId": "media-root",
+        "hash": hashlib.md5(PDF, usedforsecurity=False).hexdigest(),
+        "sizeInBytes": str(len(PDF)),
+        "private": False,
+        "mediaType": "DOCUMENT",
+        "operationStatus": "READY",
+        "labels": [],
+        "createdDate": descriptor["createdDate"],
+        "updatedDate": descriptor["createdDate"],
+        "media": {
+            "document": {"id": media_file.id, "url": descriptor["url"], "filename": "cv.pdf"}
+        },
+    }
+    assert ISO_MILLIS.fullmatch(descriptor["createdDate"])
+    assert bytes(media_file.content) == PDF
+    assert (media_file.size, media_file.media_type, media_file.descriptor) == (
+        len(PDF),
+        "DOCUMENT",
+        descriptor,
+    )
+
+
+def test_upload_measures_an_image_with_pillow(uploaded):
+    descriptor = uploaded(png(37, 22), "shot.png", "image/png")
+
+    assert re.fullmatch(r"[0-9a-f]{6}_[0-9a-f]{32}~mv2\.png", descriptor["id"])
+    assert descriptor["mediaType"] == "IMAGE"
+    assert descriptor["url"] == f"https://static.wixstatic.com/media/{descriptor['id']}"
+    assert descriptor["thumbnailUrl"] == descriptor["url"]
+    assert descriptor["media"] == {
+        "image": {
+            "image": {
+                "id": descriptor["id"],
+                "url": descriptor["url"],
+                "width": 37,
+                "height": 22,
+                "filename": "shot.png",
+                "sizeInBytes": descriptor["sizeInBytes"],
+            },
+            "faces": [],
+        }
+    }
+    assert descriptor["sizeInBytes"] == str(len(png(37, 22)))
+
+
+def test_upload_takes_the_name_from_the_query_when_the_url_has_none(client, api):
+    url = api.post(f"{MEDIA}/upload-url", {"mimeType": "text/plain"}).json()["uploadUrl"]
+
+    response = put(client, url, b"hello", "text/plain", file_name="notes & more?.txt")
+
+    assert response.json()["file"]["displayName"] == "notes & more?.txt"
+
+
+def test_the_upload_needs_no_credentials_and_logs_no_bytes(client, upload_url):
+    url = upload_url()
+
+    response = put(client, url, PDF)
+
+    assert response.status_code == 200
+    call = ApiCall.objects.get(endpoint="media.upload")
+    assert call.method == "PUT"
+    assert call.path.startswith("/_upload/")
+    assert call.query_string == "filename=cv.pdf"
+    assert call.body == f"[{len(PDF)} bytes]"
+    assert "authorization" not in call.headers
+
+
+def test_an_upload_url_is_single_use(client, upload_url):
+    url = upload_url()
+    first = put(client, url, PDF)
+
+    again = put(client, url, b"other bytes")
+
+    assert first.status_code == 200
+    error = application_error(again, 403)
+    assert error["description"] == "The upload URL has been used already"
+    assert bytes(SandboxMediaFile.objects.get().content) == PDF
+
+
+def test_unknown_and_expired_upload_urls_are_refused(client, upload_url):
+    url = upload_url()
+    SandboxMediaFile.objects.update(upload_expires_at=timezone.now() - timedelta(seconds=1))
+
+    expired = put(client, url, PDF)
+    unknown = put(client, url.rsplit("/", 1)[0] + "/not-a-token", PDF)
+
+    assert application_error(expired, 403)["description"] == "The upload URL has expired"
+    assert application_error(unknown, 403)["description"] == "Unknown upload URL"
+
+
+def test_upload_urls_live_for_the_url_ttl(upload_url, settings):
+    settings.WIX_SANDBOX_MEDIA_URL_TTL = 60
+    before = timezone.now()
+
+    upload_url()
+
+    expires_at = SandboxMediaFile.objects.get().upload_expires_at
+    assert before + timedelta(seconds=60) <= expires_at <= timezone.now() + timedelta(seconds=60)
+
+
+@pytest.mark.parametrize(
+    ("size", "code"), [(0, "ZERO_FILE_SIZE"), (10, None), (11, "FILE_SIZE_OVER_LIMIT")]
+)
+def test_upload_size_limits(client, upload_url, settings, size, code):
+    settings.WIX_SANDBOX_MEDIA_MAX_FILE_SIZE = 10
+    url = upload_url("notes.txt", "text/plain")
+
+    response = put(client, url, b"x" * size, "text/plain", "notes.txt")
+
+    if code is None:
+        assert response.json()["file"]["sizeInBytes"] == "10"
+    else:
+        assert application_error(response, 400)["code"] == code
+        assert not SandboxMediaFile.objects.get().is_uploaded
+        assert put(client, url, b"x", "text/plain").status_code == 200  # the URL is still good
+
+
+@pytest.mark.parametrize(
+    ("declared", "content_type", "content", "code"),
+    [
+        ("application/pdf", "image/png", PDF, "MIME_TYPE_MISMATCH"),
+        ("application/pdf", "application/octet-stream", PDF, None),
+        ("image/png", "image/png", PDF, "MIME_TYPE_MISMATCH"),
+        ("image/jpeg", "image/jpeg", png(), "MIME_TYPE_MISMATCH"),
+    ],
+)
+def test_upload_mime_checks(client, api, declared, content_type, content, code):
+    url = api.post(f"{MEDIA}/upload-url", {"mimeType": declared}).json()["uploadUrl"]
+
+    response = put(client, url, content, content_type, "file")
+
+    if code is None:
+        assert response.status_code == 200, response.content
+    else:
+        assert application_error(response, 400)["code"] == code
+
+
+def test_without_the_mime_check_an_unreadable_image_is_a_plain_file(client, api, settings):
+    settings.WIX_SANDBOX_MEDIA_CHECK_MIME_TYPE = False
+    url = api.post(f"{MEDIA}/upload-url", {"mimeType": "image/png"}).json()["uploadUrl"]
+
+    response = put(client, url, PDF, "application/pdf", "x.png")
+
+    assert response.json()["file"]["mediaType"] == "OTHER"
+    assert "media" not in response.json()["file"]
+
+
+def test_the_upload_can_answer_pending(uploaded, settings):
+    settings.WIX_SANDBOX_MEDIA_UPLOAD_STATUS = "PENDING"
+
+    assert uploaded()["operationStatus"] == "PENDING"
+
+
+def test_upload_errors_can_come_as_an_html_page(client, api, upload_url, settings):
+    settings.WIX_SANDBOX_MEDIA_UPLOAD_ERRORS = "html"
+    url = upload_url()
+
+    refused = put(client, url, b"")
+    json_api = api.post(f"{MEDIA}/upload-url", {"fileName": "a.exe", "mimeType": "x/y"})
+
+    assert refused.status_code == 400
+    assert refused["Content-Type"] == "text/html; charset=utf-8"
+    assert refused.content.decode() == (
+        "<!DOCTYPE html><html><head><title>400 Bad Request</title></head><body>"
+        "<h1>400 Bad Request</h1><p>The file is empty</p></body></html>"
+    )
+    assert application_error(json_api, 400)["code"] == "UNSUPPORTED_FILE_FORMAT"
+
+
+def test_storage_quota_counts_uploaded_files_and_is_enforced(client, api, uploaded, settings):
+    settings.WIX_SANDBOX_MEDIA_STORAGE_QUOTA = len(PDF) + 5
+    empty = api.get(f"{MEDIA}/storage-quota").json()
+    uploaded()
+    after_one = api.get(f"{MEDIA}/storage-quota").json()
+    url = api.post(f"{MEDIA}/upload-url", {"mimeType": "text/plain"}).json()["uploadUrl"]
+
+    too_much = put(client, url, b"123456", "text/plain")
+    fits = put(client, url, b"12345", "text/plain")
+
+    assert empty == {"totalQuota": str(len(PDF) + 5), "totalUsage": "0"}
+    assert after_one == {"totalQuota": str(len(PDF) + 5), "totalUsage": str(len(PDF))}
+    error = application_error(too_much, 400)
+    assert error["code"] == "SITE_QUOTA_EXCEEDED"
+    assert error["data"] == {"quota": {"storage": str(len(PDF) + 5)}}
+    assert fits.status_code == 200
+
+
+def test_storage_quota_defaults_to_the_free_plans(api):
+    assert api.get(f"{MEDIA}/storage-quota").json() == {
+        "totalQuota": str(500 * 1024 * 1024),
+        "totalUsage": "0",
+    }
+
+
+def test_download_url_serves_the_bytes(client, api, uploaded):
+    descriptor = uploaded()
+
+    answer = api.post(f"{MEDIA}/download-url", {"fileId": descriptor["id"]}).json()
+    download = client.get(answer["downloadUrl"])
+
+    assert re.fullmatch(r"http://testserver/wix-sandbox/_download/[\w:.-]+", answer["downloadUrl"])
+    assert download.status_code == 200
+    assert download.content == PDF
+    assert download["Content-Type"] == "application/pdf"
+    assert download["Content-Disposition"] == 'attachment; filename="cv.pdf"'
+    assert download["Content-Security-Policy"] == "default-src 'none'; sandbox"
+    assert download["X-Content-Type-Options"] == "nosniff"
+    assert ApiCall.objects.filter(path__startswith="/_download/").count() == 0
+
+
+def test_download_url_shows_images_inline_under_their_download_name(client, api, uploaded):
+    descriptor = uploaded(png(), "shot.png", "image/png")
+    # The typings accept the file's Wix media URL in place of its id.
+    wix_url = f"wix:image://v1/{descriptor['id']}/shot.png#originWidth=37&originHeight=22"
+    body = {"fileId": wix_url, "downloadFileName": "Screenshot 1.png"}
+
+    download = client.get(api.post(f"{MEDIA}/download-url", body).json()["downloadUrl"])
+
+    assert download.content == png()
+    assert download["Content-Disposition"] == 'inline; filename="Screenshot 1.png"'
+
+
+def test_download_url_errors(client, api, upload_url, uploaded, settings):
+    upload_url()  # a URL was made, but nothing uploaded
+    never_uploaded = SandboxMediaFile.objects.get().id
+    descriptor = uploaded()
+    url = api.post(f"{MEDIA}/download-url", {"fileId": descriptor["id"]}).json()["downloadUrl"]
+
+    unknown = api.post(f"{MEDIA}/download-url", {"fileId": never_uploaded})
+    missing = api.post(f"{MEDIA}/download-url", {})
+    too_long = api.post(
+        f"{MEDIA}/download-url", {"fileId": "f" * 401, "downloadFileName": "n" * 101}
+    )
+    tampered = client.get(url[:-2] + "xx")
+    settings.WIX_SANDBOX_MEDIA_URL_TTL = 0
+    expired = client.get(url)
+
+    assert application_error(unknown, 404)["code"] == "FILE_NOT_FOUND"
+    assert violations(missing) == [("fileId", "REQUIRED_FIELD")]
+    assert violations(too_long) == [
+        ("fileId", "MAX_LENGTH"),
+        ("downloadFileName", "MAX_LENGTH"),
+    ]
+    assert tampered.status_code == 404
+    assert expired.status_code == 410
+
+
+# --- Send Message with form media ---------------------------------------------------------------
+
+
+def file_item(descriptor: dict, **fields) -> dict:
+    return {
+        "file": {
+            "id": descriptor["id"],
+            "url": descriptor["url"],
+            "filename": descriptor["displayName"],
+            "mimeType": "application/pdf",
+            **fields,
+        }
+    }
+
+
+def image_item(descriptor: dict, **fields) -> dict:
+    image = descriptor["media"]["image"]["image"]
+    return {
+        "image": {
+            "id": descriptor["id"],
+            "url": descriptor["url"],
+            "filename": descriptor["displayName"],
+            "width": image["width"],
+            "height": image["height"],
+            **fields,
+        }
+    }
+
+
+@pytest.fixture
+def pdf_and_png(uploaded) -> tuple[dict, dict]:
+    return uploaded(), uploaded(png(), "shot.png", "image/png")
+
+
+def test_form_media_get_urls_of_the_inbox_by_default(api, client, send, pdf_and_png, conversation):
+    pdf, image = pdf_and_png
+    sent_at = timezone.now()
+
+    response = send(form_message(media=[file_item(pdf), image_item(image)]))
+
+    assert response.status_code == 200, response.content
+    media = response.json()["message"]["content"]["form"]["media"]
+    file_media, image_media = media[0]["file"], media[1]["image"]
+    assert {key: file_media[key] for key in ("id", "filename", "mimeType")} == {
+        "id": pdf["id"],
+        "filename": "cv.pdf",
+        "mimeType": "application/pdf",
+    }
+    assert (image_media["id"], image_media["width"], image_media["height"]) == (image["id"], 37, 22)
+    for item, content in ((file_media, PDF), (image_media, png())):
+        assert item["url"].startswith("http://testserver/wix-sandbox/_download/")
+        assert client.get(item["url"]).content == content
+        expires = datetime.fromisoformat(item["urlExpiration"])
+        assert sent_at + timedelta(hours=10) <= expires <= timezone.now() + timedelta(hours=10)
+    listed = api.get(
+        "/inbox/v2/messages", {"conversationId": conversation["id"], "visibility": "BUSINESS"}
+    )
+    assert listed.json()["messages"][0]["content"]["form"]["media"] == media
+
+
+def test_form_media_urls_are_echoed_when_the_inbox_does_not_rewrite(send, pdf_and_png, settings):
+    settings.WIX_SANDBOX_MEDIA_REWRITE_URLS = False
+    pdf, image = pdf_and_png
+    items = [file_item(pdf, urlExpiration="2030-01-01T00:00:00.000Z"), image_item(image)]
+
+    media = send(form_message(media=items)).json()["message"]["content"]["form"]["media"]
+
+    del items[0]["file"]["urlExpiration"]  # read-only: ignored
+    assert media == items
+
+
+@pytest.mark.parametrize(
+    ("kind", "key", "length", "expected"),
+    [
+        ("file", "id", 2000, None),
+        ("file", "id", 2001, "MAX_LENGTH"),
+        ("file", "url", 2000, None),
+        ("file", "url", 2001, "MAX_LENGTH"),
+        ("file", "filename", 255, None),
+        ("file", "filename", 256, "MAX_LENGTH"),
+        ("file", "mimeType", 100, None),
+        ("file", "mimeType", 101, "MAX_LENGTH"),
+        ("image", "id", 2000, None),
+        ("image", "id", 2001, "MAX_LENGTH"),
+        ("image", "url", 2000, None),
+        ("image", "url", 2001, "MAX_LENGTH"),
+        ("image", "filename", 255, None),
+        ("image", "filename", 256, "MAX_LENGTH"),
+    ],
+)
+def test_form_media_field_lengths(send, settings, kind, key, length, expected):
+    settings.WIX_SANDBOX_MEDIA_INVALID_URL = "never"
+    item = {
+        kind: {"id": "0abec0_x", "url": "https://static.wixstatic.com/media/x", key: "k" * length}
+    }
+
+    response = send(form_message(media=[MEDIA_ITEM, item]))
+
+    if expected is None:
+        assert response.status_code == 200, response.content
+    else:
+        assert violations(response) == [(f"message.content.form.media[1].{kind}.{key}", expected)]
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        pytest.param({}, id="neither"),
+        pytest.param({**MEDIA_ITEM, "file": {"url": "https://example.com/a.pdf"}}, id="both"),
+    ],
+)
+def test_a_media_item_is_exactly_one_of_image_and_file(send, item):
+    response = send(form_message(media=[item]))
+
+    assert violations(response) == [("message.content.form.media[0]", "ONE_OF_ALIGNMENT")]
+
+
+def test_image_sizes_must_be_whole_numbers(send):
+    item = {"image": {"url": "https://static.wixstatic.com/media/x", "width": -1, "height": "x"}}
+
+    response = send(form_message(media=[item]))
+
+    assert violations(response) == [
+        ("message.content.form.media[0].image.width", "MIN"),
+        ("message.content.form.media[0].image.height", "FORMAT"),
+    ]
+
+
+EXTERNAL_IMAGE = {"image": {"url": "https://static.wixstatic.com/media/elsewhere.png"}}
+UNKNOWN_FILE = {"file": {"id": "0abec0_unknown.pdf", "url": "https://x.usrfiles.com/ugd/u.pdf"}}
+
+
+@pytest.mark.parametrize(
+    ("mode", "items", "refused"),
+    [
+        ("never", lambda pdf: [UNKNOWN_FILE, EXTERNAL_IMAGE], None),
+        ("unknown_id", lambda pdf: [file_item(pdf), EXTERNAL_IMAGE], None),
+        ("unknown_id", lambda pdf: [file_item(pdf), UNKNOWN_FILE], 1),
+        ("not_uploaded", lambda pdf: [file_item(pdf)], None),
+        ("not_uploaded", lambda pdf: [file_item(pdf), EXTERNAL_IMAGE], 1),
+        ("not_uploaded", lambda pdf: [file_item(pdf, url="https://example.com/cv.pdf")], 0),
+        ("not_uploaded", lambda pdf: [UNKNOWN_FILE], 0),
+    ],
+)
+def test_when_invalid_media_url_fires(send, uploaded, settings, mode, items, refused):
+    settings.WIX_SANDBOX_MEDIA_INVALID_URL = mode
+
+    response = send(form_message(media=items(uploaded())))
+
+    if refused is None:
+        assert response.status_code == 200, response.content
+    else:
+        error = application_error(response, 400)
+        assert error["code"] == "INVALID_MEDIA_URL"
+        assert error["description"].startswith(f"message.content.form.media[{refused}]: ")
+        assert SandboxMessage.objects.count() == 0
+
+
+def test_a_file_whose_url_was_made_but_never_used_is_unknown(send, upload_url):
+    upload_url()
+    never_uploaded = {"file": {"id": SandboxMediaFile.objects.get().id}}
+
+    response = send(form_message(media=[never_uploaded]))
+
+    assert application_error(response, 400)["code"] == "INVALID_MEDIA_URL"
+
+
+def test_inbox_page_shows_the_attachments(admin_client, send, uploaded):
+    pdf = uploaded()
+    image = uploaded(png(), "<b>shot</b>.png", "image/png")
+    items = [file_item(pdf), image_item(image), EXTERNAL_IMAGE]
+    send(form_message(media=items))
+
+    page = admin_client.get(MOUNT + "/").content.decode()
+
+    links = re.findall(r'href="(/wix-sandbox/_download/[^"]+)">([^<]+)</a>', page)
+    assert [name for _href, name in links] == ["cv.pdf", "&lt;b&gt;shot&lt;/b&gt;.png"]
+    assert f'<img src="{links[1][0]}"' in page
+    assert admin_client.get(links[0][0].replace("&amp;", "&")).content == PDF
+    assert f"file · application/pdf · {len(PDF)}" in page
+    assert "image · image/png · 37×22 · " in page
+    assert re.search(
+        r"https://static.wixstatic.com/media/elsewhere.png\s*<small>image · not a file of this"
+        r" sandbox</small>",
+        page,
+    )
+    assert "<b>shot" not in page
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "call"),
+    [
+        ("media.upload_url", lambda api, client, url: api.post(f"{MEDIA}/upload-url", {})),
+        ("media.upload", lambda api, client, url: put(client, url, PDF)),
+        ("media.storage_quota", lambda api, client, url: api.get(f"{MEDIA}/storage-quota")),
+        ("media.download_url", lambda api, client, url: api.post(f"{MEDIA}/download-url", {})),
+    ],
+)
+def test_faults_cover_the_media_endpoints(api, client, upload_url, endpoint, call):
+    url = upload_url()
+    faults.save_rules({endpoint: {"error_503": 1}})
+
+    response = call(api, client, url)
+
+    assert response.status_code == 503
+    assert ApiCall.objects.filter(endpoint=endpoint).latest("pk").fault == "error_503"
+
+
+def test_an_upload_stored_then_failed_uses_up_its_url(api, client, upload_url):
+    url = upload_url()
+    faults.save_rules({"media.upload": {"store_then_fail": 1}})
+
+    failed = put(client, url, PDF)
+    faults.clear_rules()
+    again = put(client, url, PDF)
+
+    assert failed.status_code == 500
+    assert SandboxMediaFile.objects.get().is_uploaded
+    assert again.status_code == 403
+
+
+def test_injected_upload_faults_follow_the_html_switch(client, upload_url, settings):
+    settings.WIX_SANDBOX_MEDIA_UPLOAD_ERRORS = "html"
+    url = upload_url()
+    faults.save_rules({"media.upload": {"rate_limit_429": 1, "retry_after": 3}})
+
+    response = put(client, url, PDF)
+
+    assert response.status_code == 429
+    assert response["Retry-After"] == "3"
+    assert "<h1>429 Too Many Requests</h1>" in response.content.decode()
+
+
+def test_the_fault_page_offers_the_media_endpoints(admin_client):
+    page = admin_client.get(FAULT_PAGE).content.decode()
+
+    for endpoint in (
+        "media.upload_url",
+        "media.upload",
+        "media.storage_quota",
+        "media.download_url",
+    ):
+        assert f'<option value="{endpoint}">{endpoint}</option>' in page
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "WIX_SANDBOX_MEDIA_INVALID_URL",
+        "WIX_SANDBOX_MEDIA_UPLOAD_STATUS",
+        "WIX_SANDBOX_MEDIA_UPLOAD_ERRORS",
+    ],
+)
+def test_a_media_switch_with_an_unknown_word_fails_the_system_check(settings, name):
+    setattr(settings, name, "sometimes")
+
+    [error] = checks.media_switches(None)
+
+    assert error.id == "wix_sandbox.E002"
+    assert name in error.msg
+
+
+def test_the_media_switches_are_read_from_the_environment(tmp_path):
+    script = (
+        "import django; django.setup(); from django.conf import settings;"
+        "print(settings.WIX_SANDBOX_MEDIA_INVALID_URL, settings.WIX_SANDBOX_MEDIA_REWRITE_URLS,"
+        " settings.WIX_SANDBOX_MEDIA_MAX_FILE_SIZE)"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "WIX_SANDBOX_MEDIA_INVALID_URL": "never",
+        "WIX_SANDBOX_MEDIA_REWRITE_URLS": "false",
+        "WIX_SANDBOX_MEDIA_MAX_FILE_SIZE": "1234",
+    }
+
+    shown = subprocess.run(
+        [sys.executable, "-c", script], env=env, cwd=ROOT, capture_output=True, text=True
+    )
+
+    assert shown.stdout.split() == ["never", "False", "1234"], shown.stderr
+
+
+# --- Media over real HTTP, with our client --------------------------------------------------------
+
+
+@pytest.fixture
+def wix(sandbox_url):
+    return WixClient(
+        base_url=sandbox_url,
+        auth=ApiKeyAuth(
+            sandbox_setting("WIX_SANDBOX_API_KEY"), site_id=sandbox_setting("WIX_SANDBOX_SITE_ID")
+        ),
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_our_client_uploads_to_the_sandbox_on_loopback(wix, sandbox_url, tmp_path):
+    path = tmp_path / "shot.png"
+    path.write_bytes(png(40, 30))
+
+    url = wix.generate_upload_url("shot.png", "image/png")
+    with path.open("rb") as content:
+        descriptor = wix.upload_file(url, content, mime_type="image/png", file_name="shot.png")
+
+    assert url.startswith(f"{sandbox_url}/_upload/")
+    assert descriptor["media"]["image"]["image"]["width"] == 40
+    assert bytes(SandboxMediaFile.objects.get(pk=descriptor["id"]).content) == png(40, 30)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_our_client_hears_an_oversized_upload_refused(wix, settings):
+    settings.WIX_SANDBOX_MEDIA_MAX_FILE_SIZE = 100_000
+    url = wix.generate_upload_url("big.txt", "text/plain")
+
+    with pytest.raises(WixValidationError) as refused:
+        wix.upload_file(url, b"x" * 1_000_000, mime_type="text/plain", file_name="big.txt")
+
+    assert refused.value.code == "FILE_SIZE_OVER_LIMIT"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_our_client_reads_an_html_upload_error(wix, settings):
+    settings.WIX_SANDBOX_MEDIA_UPLOAD_ERRORS = "html"
+    url = wix.generate_upload_url("cv.pdf", "application/pdf")
+
+    with pytest.raises(WixValidationError) as refused:
+        wix.upload_file(url, b"", mime_type="application/pdf", file_name="cv.pdf")
+
+    assert 'the answer is text/html, not Wix\'s JSON: "400 Bad Request The file is empty"' in str(
+        refused.value
+    )

@@ -31,6 +31,33 @@ DEFAULTS = {
     "WIX_SANDBOX_RATE_LIMIT_PER_MINUTE": 0,
     # The API request log keeps the newest this many calls.
     "WIX_SANDBOX_API_CALL_LOG_SIZE": 10_000,
+    # --- Media (media.py). Uploaded bytes are kept in the database, bounded by these two. ---
+    # Largest file a PUT to an upload URL takes (FILE_SIZE_OVER_LIMIT above it). Wix publishes no
+    # figure; third parties report 25 MB for images and documents.
+    "WIX_SANDBOX_MEDIA_MAX_FILE_SIZE": 25 * 1024 * 1024,
+    # The site's storage quota (Get Storage Quota's totalQuota); an upload that would pass it is
+    # refused with SITE_QUOTA_EXCEEDED. 500 MB is the storage of a Wix site on the free plan.
+    "WIX_SANDBOX_MEDIA_STORAGE_QUOTA": 500 * 1024 * 1024,
+    # How long an upload URL and a download URL are valid: Wix documents 10 hours for both.
+    "WIX_SANDBOX_MEDIA_URL_TTL": 10 * 3600,
+    # The operationStatus the upload answers: "READY" (what a live probe saw for a document) or
+    # "PENDING" (what Wix's docs warn may happen). Either way the file can be sent at once.
+    "WIX_SANDBOX_MEDIA_UPLOAD_STATUS": "READY",
+    # When Send Message refuses a media item with INVALID_MEDIA_URL (400), which Wix declares
+    # without saying when: "never"; "unknown_id" (an `id` that is not a file of this sandbox's
+    # Media Manager; items with only a `url` pass, as in Wix's own example); "not_uploaded" (also
+    # items without an id, or whose url is not their file's).
+    "WIX_SANDBOX_MEDIA_INVALID_URL": "unknown_id",
+    # Whether the Inbox answers (and lists) a media item of an uploaded file with a URL of its
+    # own valid 10 hours and its urlExpiration, as the typings suggest, instead of echoing ours.
+    "WIX_SANDBOX_MEDIA_REWRITE_URLS": True,
+    # Whether the upload URL request refuses a fileName whose extension is not one of the
+    # mimeType's (MIME_TYPE_MISMATCH), and the upload a Content-Type other than the one declared
+    # (or application/octet-stream) and an image Pillow cannot read as its declared type.
+    "WIX_SANDBOX_MEDIA_CHECK_MIME_TYPE": True,
+    # The body of the upload's error answers: "json" (Wix's API shape) or "html" (a page, as a
+    # live probe saw from the upload server).
+    "WIX_SANDBOX_MEDIA_UPLOAD_ERRORS": "json",
 }
 
 

@@ -4,7 +4,10 @@ Service code raises `ApiError`; the gateway turns it into the response. Descript
 the credentials a caller sent.
 """
 
+from http import HTTPStatus
+
 from django.http import HttpResponse, JsonResponse
+from django.utils.html import format_html
 
 
 class ApiError(Exception):
@@ -19,6 +22,24 @@ class ApiError(Exception):
             response = HttpResponse(status=self.status)
         else:
             response = JsonResponse(self.body, status=self.status)
+        return self._with_headers(response)
+
+    def as_html_response(self) -> HttpResponse:
+        """The same error as a web server's HTML page: its status and the error's words, and no
+        JSON at all."""
+        heading = f"{self.status} {HTTPStatus(self.status).phrase}"
+        details = (self.body or {}).get("details") or {}
+        words = (details.get("applicationError") or {}).get("description") or ""
+        page = format_html(
+            "<!DOCTYPE html><html><head><title>{}</title></head><body><h1>{}</h1><p>{}</p>"
+            "</body></html>",
+            heading,
+            heading,
+            words,
+        )
+        return self._with_headers(HttpResponse(page, status=self.status))
+
+    def _with_headers(self, response: HttpResponse) -> HttpResponse:
         for name, value in self.headers.items():
             response[name] = value
         return response

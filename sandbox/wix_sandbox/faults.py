@@ -66,6 +66,10 @@ ENDPOINTS = (
     "messages.send",
     "messages.list",
     "oauth2.token",
+    "media.upload_url",
+    "media.upload",
+    "media.storage_quota",
+    "media.download_url",
 )
 FAULTS = (
     "down",

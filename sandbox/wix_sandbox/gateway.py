@@ -39,8 +39,14 @@ RECORDED_HEADERS = (
 @dataclass(frozen=True)
 class Endpoint:
     name: str  # as in fault rules, e.g. "messages.send"
-    handler: Callable[[dict], dict]  # payload → 200 body; raises ApiError
+    handler: Callable[..., dict]  # payload (, request) → 200 body; raises ApiError
     authenticated: bool = True
+    # The handler is also given the request (to make absolute URLs, or read a raw body).
+    takes_request: bool = False
+    # The upload server's PUT rather than a JSON API call: the payload is the query string (and
+    # path), the handler reads the raw body, the call log keeps only the body's size, and errors
+    # come as WIX_SANDBOX_MEDIA_UPLOAD_ERRORS says.
+    upload: bool = False
 
     def __post_init__(self):
         if self.name not in faults.ENDPOINTS:
@@ -61,7 +67,7 @@ def api_view(**endpoints_by_method: Endpoint):
         # Counted on arrival, as Wix's gateway would, before any fault or latency.
         retry_after = rate_limit.admit() if endpoint else None
         if retry_after is not None:
-            response = errors.rate_limited(retry_after).as_response()
+            response = _error_response(endpoint, errors.rate_limited(retry_after))
             response[REQUEST_ID_HEADER] = request_id
             _record(request, request_id, endpoint, faults.NO_FAULT, status=429)
             return response
@@ -89,20 +95,34 @@ def _respond(request, endpoint, allowed_methods, path_params, plan) -> HttpRespo
         faults.fail_before_handling(plan)
         if endpoint.authenticated:
             authenticate(request)
-        body = endpoint.handler({**_payload(request), **path_params})
+        payload = {**_payload(request, endpoint), **path_params}
+        if endpoint.takes_request or endpoint.upload:
+            body = endpoint.handler(payload, request)
+        else:
+            body = endpoint.handler(payload)
         if plan.fault == "store_then_fail":
             raise errors.system_error(500)
         return JsonResponse(body)
     except ApiError as error:
-        return error.as_response()
+        return _error_response(endpoint, error)
     except Exception:
         # An emulator bug: answer like a Wix 500 and keep the traceback in the log.
         logger.exception("wix_sandbox: %s %s failed", request.method, request.path)
-        return errors.system_error(500).as_response()
+        return _error_response(endpoint, errors.system_error(500))
 
 
-def _payload(request) -> dict:
-    if request.method == "GET":
+def _error_response(endpoint, error: ApiError) -> HttpResponse:
+    if (
+        endpoint
+        and endpoint.upload
+        and sandbox_setting("WIX_SANDBOX_MEDIA_UPLOAD_ERRORS") == "html"
+    ):
+        return error.as_html_response()
+    return error.as_response()
+
+
+def _payload(request, endpoint) -> dict:
+    if request.method == "GET" or endpoint.upload:
         return query_payload(request.GET)
     raw = _raw_body(request)
     if raw is None:
@@ -127,7 +147,11 @@ def _raw_body(request) -> bytes | None:
 
 
 def _record(request, request_id: str, endpoint, plan, status: int | None) -> None:
-    raw = _raw_body(request)
+    if endpoint and endpoint.upload:
+        # A file's bytes are no text to log: the upload's handler streamed them already.
+        raw = f"[{request.META.get('CONTENT_LENGTH') or 0} bytes]".encode()
+    else:
+        raw = _raw_body(request)
     call = ApiCall.objects.create(
         request_id=request_id,
         endpoint=endpoint.name if endpoint else "",

@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from .conf import sandbox_setting
 from .errors import contact_not_found, conversation_not_found, validation_error
+from .media import attachments, form_media
 from .models import SandboxContact, SandboxConversation, SandboxMessage
 from .validation import (
     GET_CONVERSATION_REQUEST,
@@ -76,17 +77,20 @@ def get_conversation(payload: dict) -> dict:
     return {"conversation": conversation_document(_conversation(payload["conversationId"]))}
 
 
-def send_message(payload: dict) -> dict:
+def send_message(payload: dict, request=None) -> dict:
+    """`request`, when given, makes the URLs the Inbox gives uploaded files absolute."""
     require_valid(SEND_MESSAGE_REQUEST, payload)
     conversation = _conversation(payload["conversationId"])
     message = payload["message"]
+    form = message["content"].get("form")
+    media = form_media(form.get("media") or [], request) if form is not None else []
     app_id = sandbox_setting("WIX_SANDBOX_APP_ID")
     if payload.get("sendAs") == "PARTICIPANT":
         sender = dict(conversation.participant)
     else:
         sender = {"appId": app_id}
     document = {
-        "content": _content_document(message["content"]),
+        "content": _content_document(message["content"], media),
         "sender": sender,
         "badges": message.get("badges") or [],
         "targetChannels": message.get("targetChannels") or [],
@@ -156,8 +160,9 @@ def _is_true(value) -> bool:
     return value in (True, "true")
 
 
-def _content_document(content: dict) -> dict:
-    """The content as Wix answers it: its contentType, and a form with every field filled in."""
+def _content_document(content: dict, media: list[dict]) -> dict:
+    """The content as Wix answers it: its contentType, and a form with every field filled in and
+    its `media` as the Inbox keeps them."""
     kind = next(kind for kind in PAYLOAD_KINDS if content.get(kind) is not None)
     document = {key: content[key] for key in ("previewText", "title") if key in content}
     document["contentType"] = kind.upper()
@@ -170,7 +175,7 @@ def _content_document(content: dict) -> dict:
                 {"name": field.get("name", ""), "value": field.get("value", "")}
                 for field in payload["fields"]
             ],
-            "media": payload.get("media") or [],
+            "media": media,
         }
     document[kind] = payload
     return document
@@ -229,7 +234,8 @@ def _decode_cursor(cursor: str) -> tuple[str, int]:
 class ConversationSummary:
     conversation: SandboxConversation
     message_count: int
-    messages: list[dict]  # newest first, as the API returns them
+    # Newest first, as the API returns them, each with the page's "attachments" (media.attachments).
+    messages: list[dict]
 
     @property
     def email(self) -> str:
@@ -267,9 +273,13 @@ def inbox_overview(
         .filter(rank__lte=messages_each)
         .order_by("conversation", "-sequence")
     )
+    newest_messages = list(newest_messages)
+    # The page's copy of each message also lists its attachments, as the page shows them.
+    attachments_by_message = attachments([message.data for message in newest_messages])
     messages_by_conversation: dict = {}
     for message in newest_messages:
-        messages_by_conversation.setdefault(message.conversation_id, []).append(message.data)
+        shown = {**message.data, "attachments": attachments_by_message[message.data["id"]]}
+        messages_by_conversation.setdefault(message.conversation_id, []).append(shown)
     return [
         ConversationSummary(
             conversation=conversation,

@@ -143,3 +143,35 @@ class AdmittedCall(models.Model):
 
     def __str__(self):
         return f"admitted at {self.admitted:%Y-%m-%d %H:%M:%S.%f}"
+
+
+class SandboxMediaFile(models.Model):
+    """A file of the site's Media Manager, from its upload URL on: the id is assigned when the URL
+    is generated (as Wix's upload token already names the file), the bytes arrive with the PUT.
+
+    The bytes are kept here, in the database, like the rest of the sandbox's state (every web
+    process sees them, tests roll them back); WIX_SANDBOX_MEDIA_MAX_FILE_SIZE and
+    WIX_SANDBOX_MEDIA_STORAGE_QUOTA bound them.
+    """
+
+    id = models.CharField(primary_key=True, max_length=100, help_text="The Wix file id.")
+    # The upload URL's token is a credential (it lets anyone upload): only its digest is kept.
+    upload_token_digest = models.CharField(max_length=64, unique=True)
+    upload_expires_at = models.DateTimeField()
+    file_name = models.CharField(max_length=255, blank=True, help_text="The displayName.")
+    mime_type = models.CharField(max_length=100, help_text="As declared for the upload URL.")
+    media_type = models.CharField(max_length=20, blank=True)
+    content = models.BinaryField(null=True, editable=False)
+    size = models.BigIntegerField(null=True, blank=True)
+    width = models.PositiveIntegerField(null=True, blank=True)
+    height = models.PositiveIntegerField(null=True, blank=True)
+    descriptor = models.JSONField(null=True, blank=True, help_text="As the upload answered it.")
+    created = models.DateTimeField(default=timezone.now)
+    uploaded_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self):
+        return f"{self.file_name or self.id} ({self.mime_type})"
+
+    @property
+    def is_uploaded(self) -> bool:
+        return self.uploaded_at is not None

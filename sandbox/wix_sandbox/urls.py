@@ -21,5 +21,20 @@ urlpatterns = [
     ),
     path("inbox/v2/messages", views.message_collection, name="messages"),
     path("oauth2/token", views.oauth_token, name="oauth_token"),
+    path("communication-channels-media/v1/upload-url", views.upload_url, name="media_upload_url"),
+    path(
+        "communication-channels-media/v1/storage-quota",
+        views.storage_quota,
+        name="media_storage_quota",
+    ),
+    path(
+        "communication-channels-media/v1/download-url",
+        views.download_url,
+        name="media_download_url",
+    ),
+    # Not Wix's API host but its upload and download servers, which the sandbox plays too: the
+    # token in the path is all the authorisation they need.
+    path("_upload/<str:token>", views.upload, name="upload"),
+    path("_download/<str:token>", views.download, name="download"),
     re_path(r"^.+$", views.unknown_api_path, name="unknown_api_path"),
 ]

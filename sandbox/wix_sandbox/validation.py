@@ -435,3 +435,12 @@ QUERY_CONTACTS_REQUEST = Record(
         )
     }
 )
+
+# --- Communication Channels Media (media-upload.md §3) -------------------------------------------
+
+UPLOAD_URL_REQUEST = Record(
+    {"fileName": Text(max_length=200), "mimeType": Text(max_length=100, required=True)}
+)
+DOWNLOAD_URL_REQUEST = Record(
+    {"fileId": Text(max_length=400, required=True), "downloadFileName": Text(max_length=100)}
+)

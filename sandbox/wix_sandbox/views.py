@@ -14,7 +14,7 @@ from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
-from . import auth, contacts, faults, inbox
+from . import auth, contacts, faults, inbox, media
 from .forms import FaultRuleForm
 from .gateway import Endpoint, api_view
 
@@ -31,8 +31,17 @@ conversation_collection = api_view(
 conversation_detail = api_view(GET=Endpoint("conversations.get", inbox.get_conversation))
 message_collection = api_view(
     GET=Endpoint("messages.list", inbox.list_messages),
-    POST=Endpoint("messages.send", inbox.send_message),
+    POST=Endpoint("messages.send", inbox.send_message, takes_request=True),
 )
+upload_url = api_view(
+    POST=Endpoint("media.upload_url", media.generate_upload_url, takes_request=True)
+)
+upload = api_view(PUT=Endpoint("media.upload", media.upload, authenticated=False, upload=True))
+storage_quota = api_view(GET=Endpoint("media.storage_quota", media.storage_quota))
+download_url = api_view(
+    POST=Endpoint("media.download_url", media.generate_download_url, takes_request=True)
+)
+download = require_http_methods(["GET", "HEAD"])(media.download)
 oauth_token = api_view(POST=Endpoint("oauth2.token", auth.issue_token, authenticated=False))
 unknown_api_path = api_view()
 
