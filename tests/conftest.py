@@ -132,6 +132,15 @@ def sandbox_url(live_server, settings):
     return url
 
 
+@pytest.fixture
+def sandbox_faults(sandbox_url):
+    """Set the sandbox's fault rules for this test (always, rate 1, unless a rate is given)."""
+    from wix_sandbox import faults
+
+    yield faults.save_rules
+    faults.clear_rules()
+
+
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
