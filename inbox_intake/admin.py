@@ -45,6 +45,13 @@ Status = Submission.Status
 INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
 
 
+def thumbnail_size(width: int, height: int, box: tuple[int, int] = (240, 180)) -> tuple[int, int]:
+    """A picture's size in the preview: within `box`, never enlarged, its proportions kept. Given
+    as the <img>'s size, it holds the picture's place before the picture has loaded."""
+    scale = min(1, box[0] / width, box[1] / height)
+    return max(round(width * scale), 1), max(round(height * scale), 1)
+
+
 def wix_inbox_url(submission: Submission) -> str:
     """Where staff can read the submission's conversation: the sandbox's page, or the Wix
     dashboard's Inbox. Empty while the conversation is unknown, or the site id is (OAuth apps)."""
@@ -317,11 +324,13 @@ class SubmissionAdmin(admin.ModelAdmin):
         js = ["inbox_intake/admin.js"]
 
     def get_fieldsets(self, request, obj=None):
-        """The files' section only for a submission that has some: most forms take none."""
+        """The files under the submitted data, for a submission that has some: most forms take
+        none."""
         if obj is None or not obj.attachments.all():
             return self.fieldsets
-        first, *rest = self.fieldsets
-        return (first, ("Files", {"fields": ("attachment_list",)}), *rest)
+        (name, options), *rest = self.fieldsets
+        fields = (*options["fields"], "attachment_list")
+        return ((name, {**options, "fields": fields}), *rest)
 
     def get_object(self, request, object_id, from_field=None):
         submission = super().get_object(request, object_id, from_field)
@@ -473,7 +482,8 @@ class SubmissionAdmin(admin.ModelAdmin):
     def attachment_list(self, submission):
         rows = format_html_join(
             "",
-            '<tr><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            '<tr><td><a href="{}">{}</a><span class="intake-quiet">{} · {}</span></td>'
+            "<td>{}</td></tr>",
             (
                 (
                     self._attachment_url(attachment),
@@ -486,8 +496,8 @@ class SubmissionAdmin(admin.ModelAdmin):
             ),
         )
         return format_html(
-            '<table class="intake-files"><thead><tr><th>file (download)</th><th>type</th>'
-            "<th>size</th><th>in Wix</th></tr></thead><tbody>{}</tbody></table>",
+            '<table class="intake-files"><thead><tr><th>file (download)</th><th>in Wix</th></tr>'
+            "</thead><tbody>{}</tbody></table>",
             rows,
         )
 
@@ -528,14 +538,15 @@ class SubmissionAdmin(admin.ModelAdmin):
         """One of the message's media as the Inbox shows it: a picture, or a file's chip."""
         url = self._attachment_url(attachment)
         if attachment.is_image and attachment.content_type in INLINE_IMAGE_TYPES:
+            width, height = thumbnail_size(attachment.width, attachment.height)
             return format_html(
                 '<li class="intake-media-image"><a href="{}"><img src="{}?inline=1" alt="{}"'
-                ' width="{}" height="{}" loading="lazy"></a></li>',
+                ' width="{}" height="{}"></a></li>',
                 url,
                 url,
                 attachment.original_name,
-                attachment.width,
-                attachment.height,
+                width,
+                height,
             )
         return format_html(
             '<li class="intake-media-file"><a class="intake-file-chip" href="{}">'

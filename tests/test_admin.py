@@ -16,7 +16,7 @@ from django.db.models import JSONField
 from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone
 
-from inbox_intake.admin import EstimatedCountPaginator
+from inbox_intake.admin import EstimatedCountPaginator, thumbnail_size
 from inbox_intake.models import DeliveryAttempt, Submission
 from tests.conftest import PDF_BYTES, png_bytes
 
@@ -409,19 +409,18 @@ def test_detail_lists_the_files_with_their_state_and_a_download_link(
 
     page = staff_client.get(detail_url(submission)).content.decode()
 
-    rows = re.findall(r"<tr><td>(.*?)</td></tr>", page.split('class="intake-files"')[1])
-    assert [re.split(r"</td><td>", row) for row in rows] == [
+    table = page.split('<table class="intake-files">')[1].split("</table>")[0]
+    rows = re.findall(r"<tr>(<td.*?)</tr>", table)
+    assert [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows] == [
         [
-            f'<a href="{file_url(submission, 0)}">plan.pdf</a>',
-            "application/pdf",
-            f"{len(PDF_BYTES)}\xa0bytes",
+            f'<a href="{file_url(submission, 0)}">plan.pdf</a>'
+            f'<span class="intake-quiet">application/pdf · {len(PDF_BYTES)}\xa0bytes</span>',
             f"Uploaded {formats.localize(timezone.localtime(plan.uploaded_at))}"
             '<span class="intake-quiet">0abec0_plan.pdf</span>',
         ],
         [
-            f'<a href="{file_url(submission, 1)}">photo.png</a>',
-            "image/png",
-            f"{photo.size}\xa0bytes",
+            f'<a href="{file_url(submission, 1)}">photo.png</a>'
+            f'<span class="intake-quiet">image/png · {photo.size}\xa0bytes</span>',
             "Not uploaded yet",
         ],
     ]
@@ -446,9 +445,22 @@ def test_the_preview_shows_pictures_as_pictures_and_other_files_as_chips(
         f'<span class="intake-file-name">plan.pdf</span>'
         f'<span class="intake-quiet">{len(PDF_BYTES)}\xa0bytes</span></a></li>'
         f'<li class="intake-media-image"><a href="{file_url(submission, 1)}">'
-        f'<img src="{file_url(submission, 1)}?inline=1" alt="photo.png" width="40" height="30"'
-        ' loading="lazy"></a></li>'
+        f'<img src="{file_url(submission, 1)}?inline=1" alt="photo.png" width="40" height="30">'
+        "</a></li>"
     )
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        ((40, 30), (40, 30)),
+        ((800, 600), (240, 180)),
+        ((300, 900), (60, 180)),
+        ((4000, 1), (240, 1)),
+    ],
+)
+def test_a_picture_is_shown_within_the_previews_box_with_its_proportions(size, shown):
+    assert thumbnail_size(*size) == shown
 
 
 def test_a_picture_of_a_type_that_can_carry_a_script_is_a_chip(
