@@ -22,7 +22,7 @@ from django.core.paginator import Paginator
 from django.db import connections
 from django.db.models import Max, Min, prefetch_related_objects
 from django.http import FileResponse, Http404, HttpResponseBadRequest, StreamingHttpResponse
-from django.shortcuts import get_object_or_404, redirect
+from django.shortcuts import redirect
 from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils import formats, timezone
@@ -643,7 +643,9 @@ class SubmissionAdmin(admin.ModelAdmin):
         submission = self.get_object(request, unquote(object_id))
         if submission is None:
             raise Http404("No such submission.")
-        attachment = get_object_or_404(submission.attachments, position=position)
+        attachment = next((a for a in submission.attachments.all() if a.position == position), None)
+        if attachment is None:
+            raise Http404("The submission has no such file.")
         inline = (
             request.GET.get("inline") == "1"
             and attachment.is_image
