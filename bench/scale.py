@@ -228,8 +228,8 @@ def load(database_url: str, rows: int, config: ScaleConfig) -> tuple[int, float]
 
     with psycopg.connect(database_url) as db:
         db.execute(
-            "TRUNCATE inbox_intake_deliveryattempt, inbox_intake_submission,"
-            " inbox_intake_statustally RESTART IDENTITY"
+            "TRUNCATE inbox_intake_attachment, inbox_intake_deliveryattempt,"
+            " inbox_intake_submission, inbox_intake_statustally RESTART IDENTITY"
         )
         copy_submissions(db, submissions())
         attempts = db.execute(ATTEMPTS_FROM_SUBMISSIONS).rowcount
