@@ -1,4 +1,4 @@
-"""Client for the Wix REST API (contacts, inbox conversations and messages)."""
+"""Client for the Wix REST API (contacts, inbox conversations and messages, media uploads)."""
 
 from .auth import ApiKeyAuth, OAuthAppAuth
 from .client import DEFAULT_BASE_URL, WixCall, WixClient

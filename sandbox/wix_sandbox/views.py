@@ -2,7 +2,8 @@
 page, the fault page and the fault-rules endpoint.
 
 The pages and the fault-rules endpoint are for superusers and users with the permission
-"Can use the Wix sandbox" only; the API paths answer to the sandbox's credentials instead.
+"Can use the Wix sandbox" only; the API paths answer to the sandbox's credentials instead, and the
+upload and download URLs (media.py) to the token in their path.
 """
 
 import json
