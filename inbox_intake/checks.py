@@ -4,12 +4,21 @@
 import ipaddress
 import re
 from importlib.util import find_spec
+from pathlib import Path
 
 from django.apps import apps
 from django.conf import settings as django_settings
 from django.core import checks
+from django.core.files.storage import FileSystemStorage, storages
 
 from .conf import CAPTCHA_PROVIDERS, LOG_FORMATS, PURGE_MODES, WIX_API_URL, intake_settings
+from .uploads import (
+    LIMIT_SETTINGS,
+    WIX_MAX_FILES,
+    WIX_SIMPLE_UPLOAD_BYTES,
+    format_size,
+    limit_problems,
+)
 
 #: Origins end up in a Content-Security-Policy header: nothing but a plain origin may get there.
 ORIGIN_PATTERN = re.compile(r"https?://[a-z0-9.\-]+(:[0-9]+)?")
@@ -280,3 +289,87 @@ def _is_network(value) -> bool:
     except (TypeError, ValueError):
         return False
     return True
+
+
+@checks.register
+def check_attachments(app_configs, **kwargs):
+    """The limits of the files a form takes (the settings; a form's own are the registry's, E011),
+    and, once a form has file fields, the storage the files are kept in."""
+    from .forms import FormRegistryError, registered_forms
+
+    values = {name: getattr(intake_settings, setting) for name, setting in LIMIT_SETTINGS.items()}
+    errors = [
+        checks.Error(problem, hint=LIMIT_HINTS[name], id="inbox_intake.E040")
+        for name, problem in limit_problems(values, LIMIT_SETTINGS)
+    ]
+    try:
+        forms_with_files = [
+            registered for registered in registered_forms().values() if registered.max_file_bytes
+        ]
+    except FormRegistryError:
+        return errors  # check_forms reports it
+    if forms_with_files:
+        errors += _storage_problems(forms_with_files[0].slug)
+    if any(error.id == "inbox_intake.E040" for error in errors):
+        return errors  # the sizes compared below may not be numbers
+    errors += [
+        checks.Warning(
+            f"INBOX_INTAKE_FORMS[{registered.slug!r}] takes files of up to "
+            f"{format_size(registered.file_limits.max_file_size)}: Wix takes one upload of at "
+            f"most {format_size(WIX_SIMPLE_UPLOAD_BYTES)} and asks for a resumable one above, "
+            "which the delivery does not make.",
+            hint=f"Set INBOX_INTAKE_MAX_FILE_SIZE (or the form's max_file_size) to at most "
+            f"{WIX_SIMPLE_UPLOAD_BYTES}.",
+            id="inbox_intake.W040",
+        )
+        for registered in forms_with_files
+        if registered.file_limits.max_file_size > WIX_SIMPLE_UPLOAD_BYTES
+    ]
+    return errors
+
+
+LIMIT_HINTS = {
+    "max_file_size": "Set INBOX_INTAKE_MAX_FILE_SIZE to a size in bytes, such as 10 * 1024 * 1024.",
+    "max_total_file_size": "Set INBOX_INTAKE_MAX_TOTAL_FILE_SIZE to a size in bytes, such as "
+    "25 * 1024 * 1024.",
+    "max_files": f"Set INBOX_INTAKE_MAX_FILES to a number from 1 to {WIX_MAX_FILES}.",
+    "allowed_file_types": "Set INBOX_INTAKE_ALLOWED_FILE_TYPES to a list such as "
+    '["application/pdf", "image/png", "image/jpeg", "text/plain"].',
+}
+
+
+def _storage_problems(slug: str):
+    alias = intake_settings.INBOX_INTAKE_FILE_STORAGE
+    if alias not in django_settings.STORAGES:
+        return [
+            checks.Error(
+                f"The form {slug!r} takes files, but STORAGES has no {alias!r} entry "
+                "(INBOX_INTAKE_FILE_STORAGE) to keep them in.",
+                hint=f'Add to STORAGES: "{alias}": {{"BACKEND": '
+                '"django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": '
+                '"/srv/mysite/attachments", "base_url": None}} (a folder no web server serves), '
+                "or a django-storages backend with private files; or set "
+                "INBOX_INTAKE_FILE_STORAGE to an alias STORAGES has.",
+                id="inbox_intake.E041",
+            )
+        ]
+    storage = storages[alias]
+    if not isinstance(storage, FileSystemStorage):
+        return []
+    location = Path(storage.location).resolve()
+    public = [
+        name
+        for name in ("MEDIA_ROOT", "STATIC_ROOT")
+        if getattr(django_settings, name, None)
+        and location.is_relative_to(Path(getattr(django_settings, name)).resolve())
+    ]
+    return [
+        checks.Warning(
+            f"STORAGES[{alias!r}] keeps the visitors' files in {location}, inside {name}, "
+            "which web servers commonly serve to anyone.",
+            hint=f'Give STORAGES["{alias}"] an "OPTIONS" "location" outside {name} '
+            '(and "base_url": None).',
+            id="inbox_intake.W041",
+        )
+        for name in public
+    ]

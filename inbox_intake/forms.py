@@ -273,7 +273,8 @@ def _file_field_schema(name: str, field: forms.FileField, file_limits: FileLimit
         "accept": list(file_limits.types_for(field)),
         "max_file_size": file_limits.max_file_size,
         "max_total_file_size": file_limits.max_total_file_size,
-        "max_files": file_limits.max_files if is_multiple(field) else 1,
+        # Of the whole form, as the server counts them: its file fields share one limit.
+        "max_files": file_limits.max_files,
         "help_text": str(field.help_text or file_limits.describe(field)),
     }
 

@@ -6,6 +6,7 @@ from django.urls import reverse
 
 from . import protection
 from .forms import registered_forms
+from .uploads import is_multiple
 
 #: The answers of POST /intake/<form>/ other than 201, as the README's table lists them.
 REFUSALS = {
@@ -14,8 +15,9 @@ REFUSALS = {
     "403": "The Origin is not allowed (code origin_not_allowed). A form-encoded body sent "
     "without Accept: application/json is the HTML form's, and without its CSRF token it is "
     "refused with Django's page (text/html).",
-    "413": "The body is over INBOX_INTAKE_MAX_REQUEST_BYTES (code too_large).",
-    "415": "Neither JSON nor form-encoded (code unsupported_media_type).",
+    "413": "The body is over INBOX_INTAKE_MAX_REQUEST_BYTES (plus, for a form with file fields, "
+    "its limit of all the files together) (code too_large).",
+    "415": "Neither JSON, form-encoded nor multipart (code unsupported_media_type).",
     "429": "Rate-limited (code rate_limited); Retry-After says how many seconds to wait.",
     "503": "The CAPTCHA provider could not be asked (code captcha_unavailable).",
 }
@@ -69,7 +71,8 @@ def openapi_document(server_url: str) -> dict:
             "title": "Inbox Intake",
             "version": "1",
             "description": "Form submissions, delivered to a Wix site's Inbox. Send a JSON object "
-            "(or a form-encoded body) of the form's fields; see the README's 'The JSON endpoint'.",
+            "(or a form-encoded body) of the form's fields, or, for a form that takes files, a "
+            "multipart/form-data body; see the README's 'The JSON endpoint'.",
         },
         "servers": [{"url": server_url}],
         "paths": {
@@ -84,26 +87,29 @@ def openapi_document(server_url: str) -> dict:
 
 
 def _operation(registered) -> dict:
-    body_schema = {
-        "type": "object",
-        "properties": {
-            **{
-                name: _field_schema(field)
-                for name, field in registered.form_class.base_fields.items()
-            },
-            protection.NEXT_FIELD: {
-                "type": "string",
-                "description": "Where to send the visitor next: this site or an allowed origin.",
-            },
-            protection.HONEYPOT_FIELD: {
-                "type": "string",
-                "description": "Leave it empty: only bots fill it in.",
-            },
-        },
-        "required": [
-            name for name, field in registered.form_class.base_fields.items() if field.required
-        ],
+    fields = registered.form_class.base_fields
+    file_fields = registered.form_class.file_fields()
+    text_fields = {name: field for name, field in fields.items() if name not in file_fields}
+    text_body = _body_schema(text_fields)
+    content = {
+        "application/json": {"schema": text_body},
+        "application/x-www-form-urlencoded": {"schema": text_body},
     }
+    if file_fields:
+        limits = registered.file_limits
+        multipart = _body_schema(
+            fields, {name: _file_schema(fields[name], limits) for name in file_fields}
+        )
+        content["multipart/form-data"] = {
+            "schema": multipart,
+            "encoding": {
+                name: {"contentType": ", ".join(limits.types_for(fields[name]))}
+                for name in file_fields
+            },
+        }
+        if any(fields[name].required for name in file_fields):
+            # A required file cannot come in a body that has no files.
+            content = {"multipart/form-data": content["multipart/form-data"]}
     error = {"application/json": {"schema": ERRORS_SCHEMA}}
     responses = {
         "201": {
@@ -125,15 +131,49 @@ def _operation(registered) -> dict:
                 "schema": {"type": "string", "enum": ["application/json"]},
             }
         ],
-        "requestBody": {
-            "required": True,
-            "content": {
-                "application/json": {"schema": body_schema},
-                "application/x-www-form-urlencoded": {"schema": body_schema},
-            },
-        },
+        "requestBody": {"required": True, "content": content},
         "responses": responses,
     }
+
+
+def _body_schema(fields: dict, file_schemas: dict | None = None) -> dict:
+    """The body's fields; `file_schemas`: those of the file fields, for a multipart body."""
+    file_schemas = file_schemas or {}
+    return {
+        "type": "object",
+        "properties": {
+            **{
+                name: file_schemas.get(name) or _field_schema(field)
+                for name, field in fields.items()
+            },
+            protection.NEXT_FIELD: {
+                "type": "string",
+                "description": "Where to send the visitor next: this site or an allowed origin.",
+            },
+            protection.HONEYPOT_FIELD: {
+                "type": "string",
+                "description": "Leave it empty: only bots fill it in.",
+            },
+        },
+        "required": [name for name, field in fields.items() if field.required],
+    }
+
+
+def _file_schema(field: forms.FileField, limits) -> dict:
+    """A file field in a multipart body: the file's bytes (several parts of the same name for
+    a field that takes several files)."""
+    one_file = {"type": "string", "format": "binary"}
+    schema = (
+        {"type": "array", "items": one_file, "maxItems": limits.max_files}
+        if is_multiple(field)
+        else one_file
+    )
+    schema["description"] = (
+        f"{limits.describe(field)} Types are told by the content, not by the name."
+    )
+    if field.label:
+        schema["title"] = str(field.label)
+    return schema
 
 
 def _field_schema(field: forms.Field) -> dict:

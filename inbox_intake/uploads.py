@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import puremagic
 from django import forms
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
 from PIL import Image
 
 from .conf import intake_settings
@@ -86,37 +87,41 @@ class FileLimits:
         )
 
 
-def limit_problems(values: dict) -> list[tuple[str, str]]:
-    """(option name, what is wrong) for each limit of `values` that cannot work: for the system
-    checks (of the settings) and the registry (of a form's own)."""
+def limit_problems(values: dict, names: dict | None = None) -> list[tuple[str, str]]:
+    """(option, what is wrong) for each limit of `values` (by option) that cannot work: for the
+    system checks, which name the settings (`names`: LIMIT_SETTINGS), and the registry, which
+    names a form's options."""
+    names = names or {option: option for option in LIMIT_SETTINGS}
     problems = []
-    for name in ("max_file_size", "max_total_file_size", "max_files"):
-        value = values[name]
+    for option in ("max_file_size", "max_total_file_size", "max_files"):
+        value = values[option]
         if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-            problems.append((name, f"{name} must be a whole number above 0, not {value!r}."))
+            problems.append(
+                (option, f"{names[option]} must be a whole number above 0, not {value!r}.")
+            )
     max_files = values["max_files"]
     if isinstance(max_files, int) and max_files > WIX_MAX_FILES:
         problems.append(
             (
                 "max_files",
-                f"max_files is {max_files}, but a Wix form message carries at most "
+                f"{names['max_files']} is {max_files}, but a Wix form message carries at most "
                 f"{WIX_MAX_FILES} files.",
             )
         )
-    types = values["allowed_file_types"]
+    types, name = values["allowed_file_types"], names["allowed_file_types"]
     if isinstance(types, str) or not isinstance(types, list | tuple) or not types:
         problems.append(
             (
                 "allowed_file_types",
-                "allowed_file_types must be a non-empty list of MIME types such as "
-                f'["{TEXT_PLAIN}"], not {types!r}.',
+                f'{name} must be a non-empty list of MIME types such as ["{TEXT_PLAIN}"], '
+                f"not {types!r}.",
             )
         )
     else:
         problems += [
             (
                 "allowed_file_types",
-                f"allowed_file_types: {kind!r} is not a lower-case MIME type (type/subtype).",
+                f"{name}: {kind!r} is not a lower-case MIME type such as application/pdf.",
             )
             for kind in types
             if not (isinstance(kind, str) and MIME_TYPE.fullmatch(kind))
@@ -129,7 +134,7 @@ class CheckedFile:
     """A file that passed every check, with what its content told."""
 
     field_name: str
-    upload: object  # Django's UploadedFile
+    upload: UploadedFile
     content_type: str
     width: int | None = None
     height: int | None = None
@@ -212,9 +217,10 @@ def sniff(upload, allowed=()) -> tuple[str, str]:
     """(MIME type, description for the visitor) of the file, told by its bytes only.
 
     When puremagic's best matches (several formats share a signature, such as the Office ones
-    in a ZIP) include an allowed type, that is the type; otherwise the best match that has a
-    MIME type describes what it is. A file that no signature matches is plain text if it reads
-    as such, and of an unknown type otherwise.
+    in a ZIP) include an allowed type, that is the type; otherwise the first match that has a
+    MIME type describes what it is. A file that no signature with a MIME type matches (a UTF-8
+    byte-order mark is a signature without one) is plain text if it reads as such, and of an
+    unknown type otherwise.
     """
     try:
         matches = puremagic.magic_stream(upload)
@@ -222,17 +228,17 @@ def sniff(upload, allowed=()) -> tuple[str, str]:
         matches = []
     finally:
         upload.seek(0)
-    if matches:
-        best = [match for match in matches if match.confidence == matches[0].confidence]
-        for match in best:
-            if match.mime_type in allowed:
-                return match.mime_type, _described(match.mime_type)
-        named = next((match for match in matches if match.mime_type), None)
-        if named is None:
-            return "", f"a file of another kind ({matches[0].name})"
+    best = [match for match in matches if match.confidence == matches[0].confidence]
+    for match in best:
+        if match.mime_type in allowed:
+            return match.mime_type, _described(match.mime_type)
+    named = next((match for match in matches if match.mime_type), None)
+    if named is not None:
         return named.mime_type, f"{_described(named.mime_type)} ({named.name})"
     if is_plain_text(upload):
         return TEXT_PLAIN, _described(TEXT_PLAIN)
+    if matches:
+        return "", f"a file of another kind ({matches[0].name})"
     return "", "of a type that could not be told"
 
 

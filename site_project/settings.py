@@ -118,16 +118,15 @@ STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"  # filled by collectstatic in production
 STATIC_ROOT.mkdir(exist_ok=True)
 # The files visitors attach to submissions (INBOX_INTAKE_FILE_STORAGE): kept under var/, with no
-# URL, so only the admin's permission-checked download serves them. In production, any
-# django-storages backend, private.
+# URL (FileSystemStorage would fall back to MEDIA_URL), so only the admin's permission-checked
+# download serves them. In production, any django-storages backend, private.
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     "inbox_intake": {
-        "BACKEND": "django.core.files.storage.FileSystemStorage",
+        "BACKEND": "inbox_intake.storage.PrivateFileSystemStorage",
         "OPTIONS": {
             "location": env("INBOX_INTAKE_FILES_DIR", default=str(VAR_DIR / "attachments")),
-            "base_url": None,
             "file_permissions_mode": 0o600,
             "directory_permissions_mode": 0o700,
         },

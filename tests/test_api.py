@@ -6,14 +6,16 @@ from urllib.parse import urlencode
 
 import pytest
 import responses
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import connections
 from django.test import Client
+from django.test.client import MULTIPART_CONTENT
 from kombu.exceptions import OperationalError
 
 from inbox_intake import protection
 from inbox_intake.conf import intake_settings
 from inbox_intake.forms import ContactForm
-from inbox_intake.models import Submission
+from inbox_intake.models import Attachment, Submission
 from site_project.celery import app as celery_app
 from site_project.forms import QuoteRequestForm
 from tests.conftest import LANDING
@@ -510,8 +512,14 @@ def test_openapi_document_lists_every_forms_fields_and_every_answer(client):
         ("/intake/quote/", QuoteRequestForm),
     ):
         post = document["paths"][path]["post"]
-        schema = post["requestBody"]["content"]["application/json"]["schema"]
-        assert set(form_class.base_fields) <= set(schema["properties"])
+        content = post["requestBody"]["content"]
+        schema = content["application/json"]["schema"]
+        # JSON carries every field but files; a form with files takes multipart, with them all.
+        text_fields = set(form_class.base_fields) - set(form_class.file_fields())
+        assert text_fields <= set(schema["properties"])
+        assert set(form_class.base_fields) <= set(
+            content.get("multipart/form-data", content["application/json"])["schema"]["properties"]
+        )
         assert set(post["responses"]) == {"201", "400", "403", "413", "415", "429", "503"}
 
 
@@ -571,3 +579,141 @@ def test_a_list_for_a_field_of_one_value_is_refused(api, contact_data):
     assert response.status_code == 400
     assert "first_name" in errors(response)["__all__"][0]["message"]
     assert not Submission.objects.exists()
+
+
+# --- Files: multipart/form-data ------------------------------------------------------------------
+
+QUOTE_URL = "/intake/quote/"
+QUOTE = {"name": "Jane Doe", "email": "jane@example.com", "service": "web", "details": "A site."}
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def multipart(api, data, **kwargs):
+    """POST `data` (files included) to the quote form's JSON endpoint as multipart/form-data."""
+    return api(data, content_type=MULTIPART_CONTENT, url=QUOTE_URL, **kwargs)
+
+
+@pytest.mark.django_db
+def test_the_json_endpoint_takes_files_as_multipart(api):
+    files = [SimpleUploadedFile("plan.pdf", PDF), SimpleUploadedFile("notes.txt", b"Two floors.")]
+
+    response, callbacks = multipart(
+        api, QUOTE | {"drawings": files, "features": ["blog", "members"]}
+    )
+
+    assert response.status_code == 201, response.content
+    submission = Submission.objects.get(reference=response.json()["reference"])
+    assert submission.data["drawings"] == ["plan.pdf", "notes.txt"]
+    assert submission.data["features"] == ["blog", "members"]
+    assert [(a.original_name, a.content_type) for a in submission.attachments.all()] == [
+        ("plan.pdf", "application/pdf"),
+        ("notes.txt", "text/plain"),
+    ]
+    assert len(callbacks) == 1
+    assert response["Access-Control-Allow-Origin"] == LANDING
+
+
+@pytest.mark.django_db
+def test_a_refused_file_is_a_field_error_in_json_and_nothing_is_saved(api):
+    files = [SimpleUploadedFile("plan.pdf", PDF), SimpleUploadedFile("empty.pdf", b"")]
+
+    response, callbacks = multipart(api, QUOTE | {"drawings": files})
+
+    assert response.status_code == 400
+    assert errors(response) == {
+        "drawings": [{"message": "“empty.pdf” is empty (0 bytes).", "code": "empty_file"}]
+    }
+    assert not Submission.objects.exists()
+    assert not Attachment.objects.exists()
+    assert callbacks == []
+
+
+@pytest.mark.django_db
+def test_a_16th_file_over_the_json_endpoint(api):
+    files = [SimpleUploadedFile(f"{n}.pdf", PDF) for n in range(16)]
+
+    response, _ = multipart(api, QUOTE | {"drawings": files})
+
+    assert response.status_code == 400
+    assert errors(response)["drawings"][0]["code"] == "too_many_files"
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_multipart_body_over_the_files_limit_is_413_in_json(api, settings):
+    settings.INBOX_INTAKE_MAX_REQUEST_BYTES = 1024
+    settings.INBOX_INTAKE_MAX_TOTAL_FILE_SIZE = 1024
+
+    response, _ = multipart(api, QUOTE | {"drawings": [SimpleUploadedFile("a.pdf", PDF * 300)]})
+
+    assert response.status_code == 413
+    assert errors(response) == {
+        "__all__": [
+            {
+                "message": "This submission is too large: at most 2 KB can be sent, files "
+                "included (1 KB of files).",
+                "code": "too_large",
+            }
+        ]
+    }
+
+
+@pytest.mark.django_db
+def test_files_cannot_come_in_json(api):
+    response, _ = api(QUOTE | {"drawings": ["plan.pdf"]}, url=QUOTE_URL)
+
+    assert response.status_code == 400
+    assert errors(response)["__all__"] == [
+        {
+            "message": "drawings: files cannot be sent in JSON; send the form as "
+            "multipart/form-data.",
+            "code": "malformed_body",
+        }
+    ]
+
+
+@pytest.mark.django_db
+def test_a_form_with_optional_files_still_takes_json_without_them(api):
+    response, _ = api(QUOTE, url=QUOTE_URL)
+
+    assert response.status_code == 201, response.content
+    assert Submission.objects.get().data["drawings"] == []
+
+
+@pytest.mark.django_db
+def test_a_multipart_body_from_an_origin_not_allowed_is_refused(api):
+    response, _ = multipart(
+        api, QUOTE | {"drawings": [SimpleUploadedFile("a.pdf", PDF)]}, origin="https://evil.example"
+    )
+
+    assert response.status_code == 403
+    assert not Submission.objects.exists()
+
+
+def test_the_schema_describes_file_fields_for_the_script_embed(client):
+    fields = client.get("/intake/quote/schema.json").json()["fields"]
+
+    (drawings,) = [spec for spec in fields if spec["name"] == "drawings"]
+    assert drawings["type"] == "file"
+    assert drawings["multiple"] is True
+    assert drawings["accept"][0] == "application/pdf"
+    assert drawings["max_file_size"] == intake_settings.INBOX_INTAKE_MAX_FILE_SIZE
+
+
+def test_the_openapi_document_describes_the_multipart_body(client):
+    document = client.get("/intake/openapi.json").json()
+
+    content = document["paths"]["/intake/quote/"]["post"]["requestBody"]["content"]
+    multipart_body = content["multipart/form-data"]
+    assert multipart_body["schema"]["properties"]["drawings"] == {
+        "type": "array",
+        "items": {"type": "string", "format": "binary"},
+        "maxItems": 15,
+        "description": "PDF, PNG, JPEG, GIF, WebP or plain text; up to 15 files, 10 MB each, "
+        "25 MB in all. Types are told by the content, not by the name.",
+        "title": "Drawings or photos",
+    }
+    assert multipart_body["encoding"]["drawings"]["contentType"].startswith("application/pdf, ")
+    assert "drawings" not in content["application/json"]["schema"]["properties"]
+    contact = document["paths"]["/intake/contact/"]["post"]["requestBody"]["content"]
+    assert "multipart/form-data" not in contact, "a form without files takes none"

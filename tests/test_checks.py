@@ -175,3 +175,78 @@ def test_every_check_is_registered():
     for name in dir(intake_checks):
         if name.startswith("check_"):
             assert getattr(intake_checks, name) in registered, name
+
+
+# --- Attachments ---------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "problem"),
+    [
+        ("INBOX_INTAKE_MAX_FILES", 16, "INBOX_INTAKE_MAX_FILES is 16, but a Wix form message"),
+        ("INBOX_INTAKE_MAX_FILES", 0, "INBOX_INTAKE_MAX_FILES must be a whole number above 0"),
+        ("INBOX_INTAKE_MAX_FILE_SIZE", "10MB", "INBOX_INTAKE_MAX_FILE_SIZE must be a whole number"),
+        ("INBOX_INTAKE_MAX_TOTAL_FILE_SIZE", 2.5e7, "INBOX_INTAKE_MAX_TOTAL_FILE_SIZE must be"),
+        ("INBOX_INTAKE_ALLOWED_FILE_TYPES", "application/pdf", "a non-empty list of MIME types"),
+        ("INBOX_INTAKE_ALLOWED_FILE_TYPES", [], "a non-empty list of MIME types"),
+        ("INBOX_INTAKE_ALLOWED_FILE_TYPES", ["PDF"], "'PDF' is not a lower-case MIME type"),
+    ],
+)
+def test_a_file_limit_that_cannot_work(settings, setting, value, problem):
+    found = problems(settings, **{setting: value})
+
+    assert problem in found["inbox_intake.E040"]
+    assert f"Set {setting}" in found["inbox_intake.E040"]
+
+
+def test_a_forms_own_file_limit_that_cannot_work_is_a_registry_error(settings):
+    forms = {"quote": {"form": "site_project.forms.QuoteRequestForm", "max_files": 20}}
+
+    found = problems(settings, INBOX_INTAKE_FORMS=forms)
+
+    assert "'quote': max_files is 20, but a Wix form message" in found["inbox_intake.E011"]
+
+
+def test_a_form_with_files_needs_the_storage_alias(settings):
+    storages = {name: entry for name, entry in settings.STORAGES.items() if name != "inbox_intake"}
+
+    found = problems(settings, STORAGES=storages)
+
+    assert found["inbox_intake.E041"].startswith(
+        "The form 'quote' takes files, but STORAGES has no 'inbox_intake' entry "
+        "(INBOX_INTAKE_FILE_STORAGE) to keep them in. "
+        'Add to STORAGES: "inbox_intake": {"BACKEND": '
+    )
+
+
+def test_the_storage_alias_is_the_setting(settings):
+    found = problems(settings, INBOX_INTAKE_FILE_STORAGE="visitor_files")
+
+    assert "STORAGES has no 'visitor_files' entry" in found["inbox_intake.E041"]
+    assert 'Add to STORAGES: "visitor_files": ' in found["inbox_intake.E041"]
+
+
+def test_a_site_whose_forms_take_no_files_needs_no_storage(settings):
+    storages = {name: entry for name, entry in settings.STORAGES.items() if name != "inbox_intake"}
+    forms = {"contact": {"form": "inbox_intake.forms.ContactForm"}}
+
+    assert problems(settings, STORAGES=storages, INBOX_INTAKE_FORMS=forms) == {}
+
+
+def test_files_kept_inside_media_root_are_a_warning(settings, tmp_path):
+    settings.MEDIA_ROOT = str(tmp_path)
+    entry = settings.STORAGES["inbox_intake"]
+    storages = {
+        **settings.STORAGES,
+        "inbox_intake": {**entry, "OPTIONS": {"location": str(tmp_path / "attachments")}},
+    }
+
+    found = problems(settings, STORAGES=storages)
+
+    assert "inside MEDIA_ROOT, which web servers commonly serve" in found["inbox_intake.W041"]
+
+
+def test_files_larger_than_one_wix_upload_are_a_warning(settings):
+    found = problems(settings, INBOX_INTAKE_MAX_FILE_SIZE=20 * 1024 * 1024)
+
+    assert "INBOX_INTAKE_FORMS['quote'] takes files of up to 20 MB" in found["inbox_intake.W040"]

@@ -4,14 +4,16 @@ embeds the form by iframe and by script, with the README's snippets; submissions
 real Celery worker to the Wix sandbox."""
 
 import http.server
+import io
 import threading
 from dataclasses import dataclass, field
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
 from inbox_intake.models import Submission
-from tests.conftest import wait_until
+from tests.conftest import ROOT, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -212,3 +214,151 @@ def test_a_site_not_allowed_cannot_use_the_script_embed(page, host_site, form_si
         "The form could not be loaded. Please try again later."
     )
     assert any("INBOX_INTAKE_ALLOWED_ORIGINS" in error for error in errors), errors
+
+
+# --- Files, at a phone's width and a laptop's -----------------------------------------------------
+
+WIDTHS = (390, 1280)
+SCREENSHOTS = ROOT / "var" / "screenshots"
+PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
+#: A Windows executable's first bytes, named as a PDF.
+EXE = b"MZ\x90\x00\x03\x00\x00\x00\x04\x00\x00\x00\xff\xff\x00\x00" + b"\x00" * 44 + b"PE\x00\x00"
+
+
+def png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), "teal").save(out, "PNG")
+    return out.getvalue()
+
+
+def quote_script_page(form_site: str) -> str:
+    return script_page(form_site).replace("/intake/contact/", "/intake/quote/")
+
+
+def fill_in_quote(form, *files) -> None:
+    form.get_by_label("Your name").fill("Jane Doe")
+    form.get_by_label("Email").fill("jane.doe@example.com")
+    form.get_by_label("Service").select_option("web")
+    form.get_by_label("Project details").fill("A house on two floors; plans attached.")
+    form.get_by_label("Drawings or photos").set_input_files(
+        [
+            {"name": name, "mimeType": "application/octet-stream", "buffer": data}
+            for name, data in files
+        ]
+    )
+
+
+def fits_the_window(page, frame=None) -> None:
+    target = frame or page
+    scroll_width, inner_width = target.evaluate(
+        "[document.documentElement.scrollWidth, window.innerWidth]"
+    )
+    assert scroll_width <= inner_width
+
+
+def iframe_fits_its_form(page) -> bool:
+    """Whether the host page has sized the iframe to the form in it (after each page load)."""
+    (inner,) = page.main_frame.child_frames
+    height = inner.evaluate("Math.ceil(document.documentElement.getBoundingClientRect().height)")
+    return abs(page.locator("iframe").bounding_box()["height"] - height) <= 1
+
+
+def screenshot(page, name: str) -> None:
+    if page.main_frame.child_frames:
+        wait_until(lambda: iframe_fits_its_form(page), what="the iframe to fit its form")
+    # A window as tall as the page, rather than a full-page screenshot: in one of those,
+    # Chromium leaves the parts of a frame outside the window unpainted.
+    window = page.viewport_size
+    page.set_viewport_size(
+        {**window, "height": page.evaluate("document.documentElement.scrollHeight")}
+    )
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=SCREENSHOTS / f"{name}.png")
+    page.set_viewport_size(window)
+
+
+def saved_with_files() -> Submission:
+    return wait_until(
+        lambda: Submission.objects.filter(form_name="quote").first(), what="the submission"
+    )
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_files_go_through_the_iframe_embed(page, allowed_host_site, form_site, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    allowed_host_site.pages["/"] = iframe_page(form_site, "/intake/quote/embed/")
+    page.goto(allowed_host_site.url("/"))
+    frame = page.frame_locator("iframe[data-inbox-intake]")
+
+    fill_in_quote(frame, ("setup.pdf", EXE))
+    frame.get_by_role("button", name="Send").click()
+
+    expect(frame.get_by_text("“setup.pdf” is application/vnd.microsoft")).to_be_visible()
+    expect(frame.get_by_text("Your files were not kept: please choose them again.")).to_be_visible()
+    fits_the_window(page)
+    screenshot(page, f"embed-iframe-file-refused-{width}")
+    assert not Submission.objects.exists()
+
+    fill_in_quote(frame, ("plan.pdf", PDF), ("photo.png", png()))
+    screenshot(page, f"embed-iframe-files-chosen-{width}")
+    frame.get_by_role("button", name="Send").click()
+
+    expect(frame.get_by_text("we will send your quote within two working days")).to_be_visible()
+    submission = saved_with_files()
+    assert submission.data["drawings"] == ["plan.pdf", "photo.png"]
+    assert [(a.original_name, a.content_type, a.width) for a in submission.attachments.all()] == [
+        ("plan.pdf", "application/pdf", None),
+        ("photo.png", "image/png", 64),
+    ]
+    with submission.attachments.first().file.open("rb") as stored:
+        assert stored.read() == PDF
+
+
+@pytest.mark.parametrize("width", WIDTHS)
+def test_files_go_through_the_script_embed(page, allowed_host_site, form_site, width):
+    page.set_viewport_size({"width": width, "height": 900})
+    allowed_host_site.pages["/"] = quote_script_page(form_site)
+    page.goto(allowed_host_site.url("/"))
+    form = page.locator("#contact-form")
+
+    fill_in_quote(form, ("plan.pdf", PDF), ("setup.pdf", EXE))
+    form.get_by_role("button", name="Send").click()
+
+    drawings = form.get_by_label("Drawings or photos")
+    expect(drawings).to_have_attribute("aria-invalid", "true")
+    error_id = drawings.get_attribute("aria-describedby")
+    expect(page.locator(f"#{error_id}")).to_contain_text("“setup.pdf” is application/vnd.microsoft")
+    assert drawings.get_attribute("multiple") is not None
+    assert drawings.get_attribute("accept").startswith("application/pdf,image/png")
+    fits_the_window(page)
+    screenshot(page, f"embed-script-file-refused-{width}")
+    assert not Submission.objects.exists()
+
+    fill_in_quote(form, ("plan.pdf", PDF), ("photo.png", png()))
+    form.get_by_role("button", name="Send").click()
+
+    submission = saved_with_files()
+    expect(page.get_by_role("status")).to_contain_text(f"Your reference: {submission.reference}")
+    screenshot(page, f"embed-script-files-sent-{width}")
+    assert submission.data["drawings"] == ["plan.pdf", "photo.png"]
+    assert [a.content_type for a in submission.attachments.all()] == [
+        "application/pdf",
+        "image/png",
+    ]
+
+
+def test_the_script_embed_refuses_a_file_too_large_before_sending_it(
+    page, allowed_host_site, form_site, settings
+):
+    settings.INBOX_INTAKE_MAX_FILE_SIZE = 1024
+    allowed_host_site.pages["/"] = quote_script_page(form_site)
+    requests = []
+    page.on("request", lambda request: request.method == "POST" and requests.append(request.url))
+    page.goto(allowed_host_site.url("/"))
+    form = page.locator("#contact-form")
+
+    fill_in_quote(form, ("big.pdf", PDF + b"%" * 2048))
+    form.get_by_role("button", name="Send").click()
+
+    expect(form.get_by_text("“big.pdf” is 2.1 KB; a file may be at most 1 KB.")).to_be_visible()
+    assert requests == [], "nothing was sent"

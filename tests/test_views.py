@@ -2,12 +2,13 @@ import re
 
 import pytest
 import responses
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.test import Client
 from django.urls import reverse
 from kombu.exceptions import OperationalError
 
 from inbox_intake import protection
-from inbox_intake.models import Submission, WixMemberLink
+from inbox_intake.models import Attachment, Submission, WixMemberLink
 from site_project.celery import app as celery_app
 
 FORM_URL = "/intake/contact/"
@@ -469,3 +470,98 @@ def test_labels_have_no_colon_and_optional_fields_say_so(client):
     assert '<label for="id_phone">Phone <span class="optional">(optional)</span></label>' in page
     assert '<label for="id_subscribe_newsletter">Subscribe to newsletter</label>' in page
     assert ":</label>" not in page
+
+
+# --- Files: the form page and the iframe embed ---------------------------------------------------
+
+QUOTE_URL = "/intake/quote/"
+QUOTE = {"name": "Jane Doe", "email": "jane@example.com", "service": "web", "details": "A site."}
+PDF = b"%PDF-1.4\n%%EOF\n"
+
+
+def pdf(name="plan.pdf", content=PDF):
+    return SimpleUploadedFile(name, content, "application/pdf")
+
+
+def test_a_form_with_file_fields_is_sent_as_multipart(client):
+    quote = client.get(QUOTE_URL).content.decode()
+    contact = client.get(FORM_URL).content.decode()
+
+    assert '<form method="post" enctype="multipart/form-data" novalidate>' in quote
+    assert 'type="file" name="drawings" multiple accept="application/pdf,image/png,' in quote
+    assert "PDF, PNG, JPEG, GIF, WebP or plain text; up to 15 files, 10 MB each" in quote
+    assert '<form method="post" novalidate>' in contact
+
+
+@pytest.mark.django_db
+def test_files_sent_with_the_form_page_are_stored_with_it(
+    client, django_capture_on_commit_callbacks
+):
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(QUOTE_URL, QUOTE | {"drawings": [pdf("a.pdf"), pdf("b.pdf")]})
+
+    assert response.status_code == 302
+    submission = Submission.objects.get()
+    assert submission.data["drawings"] == ["a.pdf", "b.pdf"]
+    assert [a.original_name for a in submission.attachments.all()] == ["a.pdf", "b.pdf"]
+    assert len(callbacks) == 1, "delivery is scheduled once, after the commit"
+
+
+@pytest.mark.django_db
+def test_a_refused_file_is_an_error_beside_its_field_and_nothing_is_saved(client):
+    renamed = SimpleUploadedFile("plan.pdf", b"MZ\x90\x00" + b"\x00" * 60 + b"PE\x00\x00")
+
+    response = client.post(QUOTE_URL, QUOTE | {"drawings": [pdf(), renamed]})
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert '<ul class="errorlist" id="id_drawings_error"><li>“plan.pdf” is ' in page
+    assert "by its content, which is not accepted here: send PDF, PNG" in page
+    assert "Your files were not kept: please choose them again." in page
+    assert 'value="Jane Doe"' in page, "what was typed is kept"
+    assert not Submission.objects.exists()
+    assert not Attachment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_request_over_the_files_limit_is_refused_unread_saying_so(client, settings):
+    settings.INBOX_INTAKE_MAX_REQUEST_BYTES = 1024
+    settings.INBOX_INTAKE_MAX_TOTAL_FILE_SIZE = 2048
+
+    response = client.post(QUOTE_URL, QUOTE | {"drawings": [pdf(content=PDF + b"%" * 4096)]})
+
+    assert response.status_code == 413
+    assert (
+        "This submission is too large: at most 3 KB can be sent, files included (2 KB of files)."
+        in response.content.decode()
+    )
+    assert not Submission.objects.exists()
+
+
+@pytest.mark.django_db
+def test_a_request_with_files_within_the_limits_passes_the_size_guard(client, settings):
+    settings.INBOX_INTAKE_MAX_REQUEST_BYTES = 1024
+    big = PDF + b"%" * 4096  # over the request limit alone, within the files' limits
+
+    response = client.post(QUOTE_URL, QUOTE | {"drawings": [pdf(content=big)]})
+
+    assert response.status_code == 302
+    assert Submission.objects.get().attachments.get().size == len(big)
+
+
+@pytest.mark.django_db
+def test_the_iframe_embed_takes_files_with_its_csrf_token():
+    client = Client(enforce_csrf_checks=True)
+    page = client.get("/intake/quote/embed/").content.decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page).group(1)
+    assert 'enctype="multipart/form-data"' in page
+
+    without_token = client.post("/intake/quote/embed/", QUOTE | {"drawings": [pdf()]})
+    response = client.post(
+        "/intake/quote/embed/", QUOTE | {"drawings": [pdf()], "csrfmiddlewaretoken": token}
+    )
+
+    assert without_token.status_code == 403, "CSRF stays on for files too"
+    assert response.status_code == 302
+    assert response.url == "/intake/quote/embed/thanks/"
+    assert Submission.objects.get().attachments.get().original_name == "plan.pdf"

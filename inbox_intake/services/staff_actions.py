@@ -8,7 +8,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
-from ..models import Submission, WixParticipant
+from ..models import Attachment, Submission, WixParticipant
 from ..text import submissions
 from .participants import email_key
 from .relay import relay_due_submissions
@@ -81,7 +81,11 @@ def _bulk_result(queryset, eligible_statuses) -> BulkResult:
 def purge_submissions(*, older_than: timedelta, anonymise: bool, batch_size: int = 1000):
     """Delete, or strip of personal data, finished submissions older than `older_than`.
 
-    Works in batches so a large purge never holds long locks; yields the running total.
+    Either way their files go: anonymising deletes the attachments (rows and files) too, since a
+    file's content and even its name ("CV Jane Doe.pdf") are personal data, and a row kept
+    without its file would point at nothing. Files leave storage once each batch is committed
+    (models.delete_attachment_file). Works in batches so a large purge never holds long locks;
+    yields the running total.
     """
     old = Submission.objects.purgeable(timezone.now() - older_than)
     if anonymise:
@@ -93,6 +97,7 @@ def purge_submissions(*, older_than: timedelta, anonymise: bool, batch_size: int
         WixParticipant.objects.filter(key__in=[email_key(email) for email in emails]).delete()
         if anonymise:
             with transaction.atomic():
+                Attachment.objects.filter(submission__in=ids).delete()
                 for submission in batch.select_for_update():
                     submission.data = dict.fromkeys(submission.data, REDACTED)
                     submission.email = submission.name = submission.user_agent = ""

@@ -65,6 +65,11 @@
       });
       return select;
     }
+    if (spec.type === "file") {
+      var input = element("input", { type: "file", accept: spec.accept.join(",") });
+      input.multiple = spec.multiple;
+      return input;
+    }
     return element("input", { type: spec.type });
   }
 
@@ -149,7 +154,7 @@
   function values(form) {
     var data = {};
     Array.prototype.forEach.call(form.elements, function (input) {
-      if (!input.name) {
+      if (!input.name || input.type === "file") {
         return;
       }
       if (input.dataset.group === "checkboxes") {
@@ -164,6 +169,67 @@
       data.next = script.dataset.next;
     }
     return data;
+  }
+
+  // A form with files is sent as multipart/form-data: the same fields, and each file as a part.
+  function multipart(form) {
+    var body = new FormData();
+    var data = values(form);
+    Object.keys(data).forEach(function (name) {
+      [].concat(data[name]).forEach(function (value) {
+        body.append(name, String(value));
+      });
+    });
+    form.querySelectorAll("input[type=file]").forEach(function (input) {
+      Array.prototype.forEach.call(input.files, function (file) {
+        body.append(input.name, file, file.name);
+      });
+    });
+    return body;
+  }
+
+  // "10 MB", "512 KB", "300 bytes", as the server writes sizes (1 KB = 1,024 bytes).
+  function size(bytes) {
+    var units = [["MB", 1048576], ["KB", 1024]];
+    for (var i = 0; i < units.length; i++) {
+      if (bytes >= units[i][1]) {
+        return (bytes / units[i][1]).toFixed(1).replace(/\.0$/, "") + " " + units[i][0];
+      }
+    }
+    return bytes + " bytes";
+  }
+
+  // The size limits, checked before anything is sent: a file too large would be refused only
+  // after its upload. The server checks them again, and the types by the files' content.
+  function fileErrors(form, specs) {
+    var errors = {};
+    var count = 0;
+    var total = 0;
+    specs.forEach(function (spec) {
+      var input = form.querySelector('input[type=file][name="' + spec.name + '"]');
+      Array.prototype.some.call(input.files, function (file) {
+        var problem = null;
+        count += 1;
+        total += file.size;
+        if (count > spec.max_files) {
+          problem = "At most " + spec.max_files + " files can be sent with this form; “" + file.name +
+            "” would be file number " + count + ".";
+        } else if (!file.size) {
+          problem = "“" + file.name + "” is empty (0 bytes).";
+        } else if (file.size > spec.max_file_size) {
+          problem = "“" + file.name + "” is " + size(file.size) + "; a file may be at most " +
+            size(spec.max_file_size) + ".";
+        } else if (total > spec.max_total_file_size) {
+          problem = "With “" + file.name + "” the files come to " + size(total) + "; at most " +
+            size(spec.max_total_file_size) + " can be sent in all.";
+        }
+        if (problem) {
+          errors[spec.name] = [{ message: problem }];
+        }
+        return problem !== null;
+      });
+    });
+    return errors;
   }
 
   function clearErrors(form) {
@@ -226,17 +292,29 @@
     var button = element("button", { type: "submit" }, "Send");
     form.appendChild(button);
     container.replaceChildren(form, status);
+    var fileSpecs = schema.fields.filter(function (spec) {
+      return spec.type === "file";
+    });
 
     form.addEventListener("submit", function (event) {
       event.preventDefault();
       clearErrors(form);
+      var tooLarge = fileErrors(form, fileSpecs);
+      if (Object.keys(tooLarge).length) {
+        showErrors(form, status, tooLarge);
+        return;
+      }
       button.disabled = true;
       status.textContent = "Sending…";
-      fetch(schema.action, {
-        method: "POST",
-        headers: { Accept: "application/json", "Content-Type": "application/json" },
-        body: JSON.stringify(values(form)),
-      })
+      // Without files, JSON; with, multipart (the browser writes its Content-Type and boundary).
+      var request = fileSpecs.length
+        ? { method: "POST", headers: { Accept: "application/json" }, body: multipart(form) }
+        : {
+            method: "POST",
+            headers: { Accept: "application/json", "Content-Type": "application/json" },
+            body: JSON.stringify(values(form)),
+          };
+      fetch(schema.action, request)
         .then(function (response) {
           return response.json().then(function (body) {
             return { ok: response.ok, body: body };
