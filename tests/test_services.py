@@ -741,6 +741,23 @@ def test_files_are_uploaded_then_sent_as_the_messages_media(
     assert delivered.attempts.get().outcome == Outcome.SENT
 
 
+def test_a_file_whose_name_says_another_type_is_uploaded_under_a_name_that_fits(
+    sandbox_url, make_submission, make_attachment, transactional_db
+):
+    """Intake goes by the content (a PNG named plan.pdf is a PNG); Wix refuses a name that
+    contradicts the declared type, so the upload's name gets the type's extension."""
+    submission = make_submission()
+    make_attachment(submission, "plan.pdf", png_bytes(40, 30), "image/png")
+
+    delivered = delivery.deliver(submission.pk)
+
+    assert delivered.status == Status.SENT, delivered.last_error
+    photo = delivered.attachments.get()
+    assert SandboxMediaFile.objects.get(pk=photo.wix_file_id).file_name == "plan.pdf.png"
+    media = SandboxMessage.objects.get().data["content"]["form"]["media"]
+    assert media[0]["image"]["filename"] == "plan.pdf", "the message keeps the visitor's name"
+
+
 def test_a_file_wix_refuses_fails_the_submission_naming_it(with_two_files, sandbox_faults):
     sandbox_faults({"media.upload_url": {"invalid_400": 1}})
 

@@ -250,18 +250,39 @@ def test_more_files_than_a_message_carries_fail_before_any_upload(client, leased
 
 
 @pytest.mark.parametrize(
-    ("name", "expected"),
+    ("name", "content_type", "expected"),
     [
-        ("plan.pdf", "plan.pdf"),
-        ("p" * 200 + ".pdf", "p" * 195 + "….pdf"),
-        ("p" * 250, "p" * 199 + "…"),
-        ("notes." + "x" * 250, "notes." + "x" * 193 + "…"),
-        ("😀" * 101 + ".png", "😀" * 97 + "….png"),
+        ("plan.pdf", "application/pdf", "plan.pdf"),
+        ("p" * 200 + ".pdf", "application/pdf", "p" * 195 + "….pdf"),
+        ("p" * 250, "application/pdf", "p" * 199 + "…"),
+        ("notes." + "x" * 250, "text/plain", "notes." + "x" * 193 + "…"),
+        ("😀" * 101 + ".png", "image/png", "😀" * 97 + "….png"),
     ],
 )
-def test_a_long_name_is_shortened_to_what_wix_takes_keeping_its_extension(name, expected):
-    assert wix_uploads.upload_name(name) == expected
+def test_a_long_name_is_shortened_to_what_wix_takes_keeping_its_extension(
+    name, content_type, expected
+):
+    assert wix_uploads.upload_name(name, content_type) == expected
     assert wix_uploads.wix_length(expected) <= wix_uploads.MAX_FILE_NAME_LENGTH
+
+
+@pytest.mark.parametrize(
+    ("name", "content_type", "expected"),
+    [
+        ("plan.pdf", "image/png", "plan.pdf.png"),
+        ("data.csv", "text/plain", "data.csv.txt"),
+        ("photo.png", "image/webp", "photo.png.webp"),
+        ("Photo.JPG", "image/jpeg", "Photo.JPG"),
+        ("scan.jpeg", "image/jpeg", "scan.jpeg"),
+        ("README", "text/plain", "README"),
+        ("notes.v2", "text/plain", "notes.v2"),
+        ("p" * 200 + ".pdf", "image/png", "p" * 195 + "….png"),
+    ],
+)
+def test_a_name_that_says_another_type_gets_the_extension_of_its_content(
+    name, content_type, expected
+):
+    assert wix_uploads.upload_name(name, content_type) == expected
 
 
 # --- Through a delivery attempt -------------------------------------------------------------------

@@ -13,6 +13,7 @@ the Media Manager: a failed upload is retried or given up like any other call, n
 """
 
 import copy
+import mimetypes
 
 from django.db import transaction
 from django.utils import timezone
@@ -25,6 +26,10 @@ from ..wix import WixClient, WixError, WixPermanentError, WixTransientError
 MAX_FILE_NAME_LENGTH = 200
 #: The longest extension kept whole when a long name is shortened.
 MAX_EXTENSION_LENGTH = 16
+#: Python's own table of types and their extensions (never the machine's /etc/mime.types, so that
+#: every machine names a file alike), and WebP, which it learns only in Python 3.13.
+FILE_TYPES = mimetypes.MimeTypes()
+FILE_TYPES.add_type("image/webp", ".webp")
 
 
 def upload_attachments(client: WixClient, submission: Submission, lease) -> list[Attachment]:
@@ -46,7 +51,7 @@ def upload_attachments(client: WixClient, submission: Submission, lease) -> list
 
 
 def _upload(client: WixClient, attachment: Attachment, lease) -> None:
-    name = upload_name(attachment.original_name)
+    name = upload_name(attachment.original_name, attachment.content_type)
     try:
         with _stored_file(attachment) as content:
             upload_url = client.generate_upload_url(name, attachment.content_type)
@@ -85,12 +90,20 @@ def _naming(error: WixError, attachment: Attachment) -> WixError:
     return named
 
 
-def upload_name(original_name: str) -> str:
-    """The name a file is uploaded under: its own, shortened to what Wix takes, keeping its
-    extension, so that the Media Manager still shows what kind of file it is."""
-    if wix_length(original_name) <= MAX_FILE_NAME_LENGTH:
-        return original_name
-    stem, dot, extension = original_name.rpartition(".")
+def upload_name(original_name: str, content_type: str) -> str:
+    """The name a file is uploaded under: its own, with the extension of the type its content
+    was found to be when its own says another (Wix refuses a name that contradicts the type,
+    MIME_TYPE_MISMATCH: a PNG sent as plan.pdf goes as plan.pdf.png), shortened to what Wix
+    takes, its extension kept, so that the Media Manager still shows what kind of file it is."""
+    name = original_name
+    _stem, dot, extension = name.rpartition(".")
+    extension = f".{extension.lower()}"
+    says_a_type = dot and FILE_TYPES.guess_type("x" + extension)[0]
+    if says_a_type and extension not in FILE_TYPES.guess_all_extensions(content_type):
+        name += FILE_TYPES.guess_extension(content_type) or ""
+    if wix_length(name) <= MAX_FILE_NAME_LENGTH:
+        return name
+    stem, dot, extension = name.rpartition(".")
     if not dot or not stem or wix_length(extension) > MAX_EXTENSION_LENGTH:
         return truncate(original_name, MAX_FILE_NAME_LENGTH)
     return truncate(stem, MAX_FILE_NAME_LENGTH - wix_length(dot + extension)) + dot + extension
