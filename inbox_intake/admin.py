@@ -20,9 +20,10 @@ from django.contrib.admin.views.main import ChangeList
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.db import connections
-from django.db.models import Max, Min
-from django.http import Http404, HttpResponseBadRequest, StreamingHttpResponse
+from django.db.models import Max, Min, prefetch_related_objects
+from django.http import FileResponse, Http404, HttpResponseBadRequest, StreamingHttpResponse
 from django.shortcuts import redirect
+from django.template.defaultfilters import filesizeformat
 from django.urls import path, reverse
 from django.utils import formats, timezone
 from django.utils.decorators import method_decorator
@@ -33,12 +34,22 @@ from django.views.decorators.http import require_POST
 from .conf import intake_settings
 from .form_message import MessageTooLarge, form_message_for
 from .forms import registered_forms
-from .models import DeliveryAttempt, StatusTally, Submission, WixMemberLink
+from .models import Attachment, DeliveryAttempt, StatusTally, Submission, WixMemberLink
 from .services import reporting, staff_actions
 from .services.reporting import DayOutcome
 from .text import attempts as attempts_text
 
 Status = Submission.Status
+#: The pictures staff see in the page rather than download, by their sniffed type: formats a
+#: browser only draws (an SVG, which can carry a script, is not one of them).
+INLINE_IMAGE_TYPES = frozenset({"image/png", "image/jpeg", "image/gif", "image/webp"})
+
+
+def thumbnail_size(width: int, height: int, box: tuple[int, int] = (240, 180)) -> tuple[int, int]:
+    """A picture's size in the preview: within `box`, never enlarged, its proportions kept. Given
+    as the <img>'s size, it holds the picture's place before the picture has loaded."""
+    scale = min(1, box[0] / width, box[1] / height)
+    return max(round(width * scale), 1), max(round(height * scale), 1)
 
 
 def wix_inbox_url(submission: Submission) -> str:
@@ -312,6 +323,22 @@ class SubmissionAdmin(admin.ModelAdmin):
         css = {"all": ["inbox_intake/admin.css"]}
         js = ["inbox_intake/admin.js"]
 
+    def get_fieldsets(self, request, obj=None):
+        """The files under the submitted data, for a submission that has some: most forms take
+        none."""
+        if obj is None or not obj.attachments.all():
+            return self.fieldsets
+        (name, options), *rest = self.fieldsets
+        fields = (*options["fields"], "attachment_list")
+        return ((name, {**options, "fields": fields}), *rest)
+
+    def get_object(self, request, object_id, from_field=None):
+        submission = super().get_object(request, object_id, from_field)
+        if submission is not None:
+            # Read once for the page: the fieldsets, the list of files and the preview.
+            prefetch_related_objects([submission], "attachments")
+        return submission
+
     # --- Permissions: submissions are read, retried and discarded; never added, edited, deleted.
 
     def get_readonly_fields(self, request, obj=None):
@@ -319,6 +346,7 @@ class SubmissionAdmin(admin.ModelAdmin):
             "intake_form",
             "received",
             "submitted_data",
+            "attachment_list",
             "status_badge",
             "message_preview",
             "wix_inbox_link",
@@ -450,6 +478,37 @@ class SubmissionAdmin(admin.ModelAdmin):
         )
         return format_html('<table class="intake-data">{}</table>', rows)
 
+    @admin.display(description="files")
+    def attachment_list(self, submission):
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{}</a><span class="intake-quiet">{} · {}</span></td>'
+            "<td>{}</td></tr>",
+            (
+                (
+                    self._attachment_url(attachment),
+                    attachment.original_name,
+                    attachment.content_type,
+                    filesizeformat(attachment.size),
+                    self._in_wix(attachment),
+                )
+                for attachment in submission.attachments.all()
+            ),
+        )
+        return format_html(
+            '<table class="intake-files"><thead><tr><th>file (download)</th><th>in Wix</th></tr>'
+            "</thead><tbody>{}</tbody></table>",
+            rows,
+        )
+
+    def _in_wix(self, attachment: Attachment):
+        if not attachment.is_uploaded:
+            return "Not uploaded yet"
+        uploaded_at = formats.localize(timezone.localtime(attachment.uploaded_at))
+        return format_html(
+            'Uploaded {}<span class="intake-quiet">{}</span>', uploaded_at, attachment.wix_file_id
+        )
+
     @admin.display(description="preview")
     def message_preview(self, submission):
         try:
@@ -457,17 +516,51 @@ class SubmissionAdmin(admin.ModelAdmin):
         except MessageTooLarge as error:
             return format_html('<p class="errornote">Wix cannot take this message: {}</p>', error)
         rows = format_html_join("", "<tr><th>{}</th><td>{}</td></tr>", message.fields)
+        media = format_html_join(
+            "", "{}", ((self._media_item(a),) for a in submission.attachments.all())
+        )
         return format_html(
             '<div class="intake-preview">'
             '<p class="intake-preview-title">{}</p>'
             '<p class="intake-preview-description">{}</p>'
             '<table class="intake-data">{}</table>'
+            '<ul class="intake-preview-media">{}</ul>'
             '<p class="intake-preview-text">Preview text: {}</p>'
             "</div>",
             message.title,
             message.description,
             rows,
+            media,
             message.preview_text,
+        )
+
+    def _media_item(self, attachment: Attachment):
+        """One of the message's media as the Inbox shows it: a picture, or a file's chip."""
+        url = self._attachment_url(attachment)
+        if attachment.is_image and attachment.content_type in INLINE_IMAGE_TYPES:
+            width, height = thumbnail_size(attachment.width, attachment.height)
+            return format_html(
+                '<li class="intake-media-image"><a href="{}"><img src="{}?inline=1" alt="{}"'
+                ' width="{}" height="{}"></a></li>',
+                url,
+                url,
+                attachment.original_name,
+                width,
+                height,
+            )
+        return format_html(
+            '<li class="intake-media-file"><a class="intake-file-chip" href="{}">'
+            '<span class="intake-file-name">{}</span><span class="intake-quiet">{}</span></a></li>',
+            url,
+            attachment.original_name,
+            filesizeformat(attachment.size),
+        )
+
+    def _attachment_url(self, attachment: Attachment) -> str:
+        opts = self.opts
+        return reverse(
+            f"{self.admin_site.name}:{opts.app_label}_{opts.model_name}_attachment",
+            args=[attachment.submission_id, attachment.position],
         )
 
     @admin.display(description="conversation")
@@ -488,6 +581,11 @@ class SubmissionAdmin(admin.ModelAdmin):
             path("export/", view(self.export_view), name=f"{name}_export"),
             path("<path:object_id>/retry/", view(self.retry_view), name=f"{name}_retry"),
             path("<path:object_id>/discard/", view(self.discard_view), name=f"{name}_discard"),
+            path(
+                "<path:object_id>/files/<int:position>/",
+                view(self.attachment_view),
+                name=f"{name}_attachment",
+            ),
             *super().get_urls(),
         ]
 
@@ -535,6 +633,38 @@ class SubmissionAdmin(admin.ModelAdmin):
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("These filters are not valid.")
         return self._csv_response(changelist.queryset)
+
+    def attachment_view(self, request, object_id, position):
+        """One of a submission's files, from its storage, to staff who may view submissions: a
+        download, or with ?inline=1 a picture shown in the page (a type browsers only draw, as
+        told by the file's content when it was stored). Never a public URL of the storage."""
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        submission = self.get_object(request, unquote(object_id))
+        if submission is None:
+            raise Http404("No such submission.")
+        attachment = next((a for a in submission.attachments.all() if a.position == position), None)
+        if attachment is None:
+            raise Http404("The submission has no such file.")
+        inline = (
+            request.GET.get("inline") == "1"
+            and attachment.is_image
+            and attachment.content_type in INLINE_IMAGE_TYPES
+        )
+        try:
+            content = attachment.file.storage.open(attachment.file.name, "rb")
+        except FileNotFoundError:
+            raise Http404("The file is no longer in the storage.") from None
+        response = FileResponse(
+            content,
+            as_attachment=not inline,
+            filename=attachment.original_name,
+            content_type=attachment.content_type,
+        )
+        # The browser must take the type we sniffed, never guess one, and run nothing it opens.
+        response["X-Content-Type-Options"] = "nosniff"
+        response["Content-Security-Policy"] = "sandbox"
+        return response
 
     def _act_on_one(self, request, object_id, service, verb):
         submission = self.get_object(request, unquote(object_id))

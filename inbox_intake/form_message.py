@@ -7,6 +7,9 @@ folded, as "Label: value" lines, into "Additional fields". The same input always
 message. The last field is always the submission's `Reference`, which is how a delivery that may
 have gone through is recognised later.
 
+The visitor's files travel as the form's `media` (at most 15 items), each an `image` or a `file`
+already in the site's Media Manager (services/wix_uploads.py puts them there).
+
 Lengths are counted the way Wix counts them, in UTF-16 code units (an emoji counts 2), so a value
 that passes here passes there.
 """
@@ -20,6 +23,7 @@ MAX_FIELD_LENGTH = 8192
 MAX_TITLE_LENGTH = 256
 MAX_DESCRIPTION_LENGTH = 16384
 MAX_PREVIEW_LENGTH = 256
+MAX_MEDIA = 15
 REFERENCE_LABEL = "Reference"
 FOLDED_LABEL = "Additional fields"
 ELLIPSIS = "…"
@@ -35,6 +39,8 @@ class FormMessage:
     description: str
     fields: list[tuple[str, str]]
     preview_text: str
+    #: The uploaded files, as `Attachment.as_wix_media()` items, in the submission's order.
+    media: tuple[dict, ...] = ()
 
     def as_wix(self) -> dict:
         """The `message` object of a Send Message request."""
@@ -42,6 +48,8 @@ class FormMessage:
         if self.description:
             form["description"] = self.description
         form["fields"] = [{"name": name, "value": value} for name, value in self.fields]
+        if self.media:
+            form["media"] = list(self.media)
         return {
             "direction": "PARTICIPANT_TO_BUSINESS",
             "visibility": "BUSINESS",

@@ -6,19 +6,22 @@ import socket
 import subprocess
 import sys
 import time
+from io import BytesIO
 from pathlib import Path
 
 import pytest
 import requests
 from django.conf import settings
 from django.core.cache import cache
+from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.db import connection
 from hypothesis import HealthCheck
 from hypothesis import settings as hypothesis_settings
 from kombu import pools as kombu_pools
+from PIL import Image
 
-from inbox_intake.models import Submission
+from inbox_intake.models import Attachment, Submission
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -76,6 +79,45 @@ def make_submission(db):
     return make
 
 
+#: A small but well-formed PDF, as a visitor's file.
+PDF_BYTES = (
+    b"%PDF-1.4\n1 0 obj<</Type/Catalog/Pages 2 0 R>>endobj\n"
+    b"2 0 obj<</Type/Pages/Kids[]/Count 0>>endobj\ntrailer<</Root 1 0 R>>\n%%EOF\n"
+)
+
+
+def png_bytes(width: int = 4, height: int = 3) -> bytes:
+    image = BytesIO()
+    Image.new("RGB", (width, height), (200, 30, 30)).save(image, "PNG")
+    return image.getvalue()
+
+
+@pytest.fixture
+def make_attachment(attachment_storage):
+    """Store a file as one of a submission's attachments, as intake does: a PDF unless told
+    otherwise, an image's width and height read from it unless given, at the next position."""
+
+    def make(submission, name="plan.pdf", content=PDF_BYTES, content_type=None, **fields):
+        if content_type is None:
+            content_type = "image/png" if name.endswith(".png") else "application/pdf"
+        if content_type.startswith("image/") and "width" not in fields:
+            with Image.open(BytesIO(content)) as image:
+                fields = {"width": image.width, "height": image.height} | fields
+        position = fields.pop("position", submission.attachments.count())
+        return Attachment.objects.create(
+            submission=submission,
+            field_name=fields.pop("field_name", "drawings"),
+            position=position,
+            file=ContentFile(content, name=name),
+            original_name=name,
+            content_type=content_type,
+            size=len(content),
+            **fields,
+        )
+
+    return make
+
+
 @pytest.fixture
 def contact_data():
     return {
@@ -94,6 +136,15 @@ def sandbox_url(live_server, settings):
     url = live_server.url + "/wix-sandbox"
     settings.WIX_API_BASE_URL = url
     return url
+
+
+@pytest.fixture
+def sandbox_faults(sandbox_url):
+    """Set the sandbox's fault rules for this test (always, rate 1, unless a rate is given)."""
+    from wix_sandbox import faults
+
+    yield faults.save_rules
+    faults.clear_rules()
 
 
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.2, what: str = "condition"):

@@ -16,8 +16,9 @@ from django.db.models import JSONField
 from django.test.utils import CaptureQueriesContext
 from django.utils import formats, timezone
 
-from inbox_intake.admin import EstimatedCountPaginator
+from inbox_intake.admin import EstimatedCountPaginator, thumbnail_size
 from inbox_intake.models import DeliveryAttempt, Submission
+from tests.conftest import PDF_BYTES, png_bytes
 
 Status = Submission.Status
 CHANGELIST = "/admin/inbox_intake/submission/"
@@ -378,6 +379,169 @@ def test_detail_says_when_the_conversation_is_not_known(admin_client, submission
     page = admin_client.get(detail_url(submission)).content.decode()
 
     assert "Not known yet" in page
+
+
+# --- Files ---------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def with_files(submission, make_attachment):
+    """The submission with a PDF uploaded to Wix and a picture not uploaded yet."""
+    plan = make_attachment(
+        submission,
+        "plan.pdf",
+        wix_file_id="0abec0_plan.pdf",
+        wix_url="https://0abec0.filesusr.com/ugd/0abec0_plan.pdf",
+        uploaded_at=timezone.now(),
+    )
+    photo = make_attachment(submission, "photo.png", png_bytes(40, 30))
+    return plan, photo
+
+
+def file_url(submission, position: int) -> str:
+    return f"{CHANGELIST}{submission.pk}/files/{position}/"
+
+
+def test_detail_lists_the_files_with_their_state_and_a_download_link(
+    staff_client, submission, with_files
+):
+    plan, photo = with_files
+
+    page = staff_client.get(detail_url(submission)).content.decode()
+
+    table = page.split('<table class="intake-files">')[1].split("</table>")[0]
+    rows = re.findall(r"<tr>(<td.*?)</tr>", table)
+    assert [re.findall(r"<td[^>]*>(.*?)</td>", row) for row in rows] == [
+        [
+            f'<a href="{file_url(submission, 0)}">plan.pdf</a>'
+            f'<span class="intake-quiet">application/pdf · {len(PDF_BYTES)}\xa0bytes</span>',
+            f"Uploaded {formats.localize(timezone.localtime(plan.uploaded_at))}"
+            '<span class="intake-quiet">0abec0_plan.pdf</span>',
+        ],
+        [
+            f'<a href="{file_url(submission, 1)}">photo.png</a>'
+            f'<span class="intake-quiet">image/png · {photo.size}\xa0bytes</span>',
+            "Not uploaded yet",
+        ],
+    ]
+
+
+def test_a_submission_without_files_has_no_files_section(staff_client, submission):
+    page = staff_client.get(detail_url(submission)).content.decode()
+
+    assert "intake-files" not in page
+    assert '<ul class="intake-preview-media"></ul>' in page
+
+
+def test_the_preview_shows_pictures_as_pictures_and_other_files_as_chips(
+    staff_client, submission, with_files
+):
+    page = staff_client.get(detail_url(submission)).content.decode()
+
+    media = page.split('<ul class="intake-preview-media">')[1].split("</ul>")[0]
+    chip = f'<a class="intake-file-chip" href="{file_url(submission, 0)}">'
+    assert media == (
+        f'<li class="intake-media-file">{chip}'
+        f'<span class="intake-file-name">plan.pdf</span>'
+        f'<span class="intake-quiet">{len(PDF_BYTES)}\xa0bytes</span></a></li>'
+        f'<li class="intake-media-image"><a href="{file_url(submission, 1)}">'
+        f'<img src="{file_url(submission, 1)}?inline=1" alt="photo.png" width="40" height="30">'
+        "</a></li>"
+    )
+
+
+@pytest.mark.parametrize(
+    ("size", "shown"),
+    [
+        ((40, 30), (40, 30)),
+        ((800, 600), (240, 180)),
+        ((300, 900), (60, 180)),
+        ((4000, 1), (240, 1)),
+    ],
+)
+def test_a_picture_is_shown_within_the_previews_box_with_its_proportions(size, shown):
+    assert thumbnail_size(*size) == shown
+
+
+def test_a_picture_of_a_type_that_can_carry_a_script_is_a_chip(
+    staff_client, submission, make_attachment
+):
+    svg = b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>'
+    make_attachment(submission, "logo.svg", svg, "image/svg+xml", width=10, height=10)
+
+    page = staff_client.get(detail_url(submission)).content.decode()
+    response = staff_client.get(file_url(submission, 0) + "?inline=1")
+
+    assert "<img" not in page.split('<ul class="intake-preview-media">')[1].split("</ul>")[0]
+    assert response["Content-Disposition"] == 'attachment; filename="logo.svg"'
+
+
+def test_file_names_are_escaped(staff_client, submission, make_attachment):
+    make_attachment(submission, f"{XSS}.pdf")
+
+    page = staff_client.get(detail_url(submission)).content.decode()
+
+    assert "<script>alert" not in page
+    assert page.count(f"{ESCAPED_XSS}.pdf") == 2  # the list and the preview
+
+
+def test_staff_who_may_view_download_a_file_from_the_storage(staff_client, submission, with_files):
+    response = staff_client.get(file_url(submission, 0))
+
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == PDF_BYTES
+    assert response["Content-Type"] == "application/pdf"
+    assert response["Content-Disposition"] == 'attachment; filename="plan.pdf"'
+    assert response["X-Content-Type-Options"] == "nosniff"
+    assert response["Content-Security-Policy"] == "sandbox"
+    assert "no-store" in response["Cache-Control"] and "private" in response["Cache-Control"]
+
+
+def test_a_picture_is_shown_inline_only_when_asked(staff_client, submission, with_files):
+    inline = staff_client.get(file_url(submission, 1) + "?inline=1")
+    download = staff_client.get(file_url(submission, 1))
+    pdf_asked_inline = staff_client.get(file_url(submission, 0) + "?inline=1")
+
+    assert inline["Content-Disposition"] == 'inline; filename="photo.png"'
+    assert inline["Content-Type"] == "image/png"
+    assert b"".join(inline.streaming_content) == png_bytes(40, 30)
+    assert download["Content-Disposition"] == 'attachment; filename="photo.png"'
+    assert pdf_asked_inline["Content-Disposition"] == 'attachment; filename="plan.pdf"'
+
+
+def test_a_name_beyond_ascii_is_kept_in_the_download(staff_client, submission, make_attachment):
+    make_attachment(submission, 'plan d\'étage "v2".pdf')
+
+    response = staff_client.get(file_url(submission, 0))
+
+    assert response["Content-Disposition"] == (
+        "attachment; filename*=utf-8''plan%20d%27%C3%A9tage%20%22v2%22.pdf"
+    )
+
+
+def test_downloads_need_the_view_permission(client, django_user_model, submission, with_files):
+    url = file_url(submission, 0)
+
+    anonymous = client.get(url)
+    assert anonymous.status_code == 302
+    assert anonymous["Location"].startswith("/admin/login/")
+
+    staff_login(client, django_user_model, "nobody")
+    assert client.get(url).status_code == 403
+
+    visitor = django_user_model.objects.create_user("visitor", password="pw-123456")
+    visitor.user_permissions.add(Permission.objects.get(codename="view_submission"))
+    client.force_login(visitor)
+    assert client.get(url).status_code == 302, "not staff: sent to the admin's login"
+
+
+def test_a_file_that_is_not_there_is_404(admin_client, submission, with_files):
+    plan, _ = with_files
+
+    assert admin_client.get(file_url(submission, 7)).status_code == 404
+    assert admin_client.get(f"{CHANGELIST}999999/files/0/").status_code == 404
+    plan.file.storage.delete(plan.file.name)
+    assert admin_client.get(file_url(submission, 0)).status_code == 404
 
 
 def test_detail_offers_only_what_the_status_and_permissions_allow(

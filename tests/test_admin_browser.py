@@ -1,12 +1,14 @@
 """The admin in a real browser: staff find a failed submission, retry it, and a real Celery worker
-delivers it to the Wix sandbox over HTTP."""
+delivers it to the Wix sandbox over HTTP; staff see a submission's files and download them."""
+
+from pathlib import Path
 
 import pytest
 from django.contrib.auth.models import Permission
 from playwright.sync_api import expect
 
 from inbox_intake.models import Submission
-from tests.conftest import wait_until
+from tests.conftest import PDF_BYTES, png_bytes, wait_until
 from wix_sandbox.models import SandboxMessage
 
 pytestmark = pytest.mark.e2e
@@ -73,3 +75,31 @@ def test_staff_retry_a_failed_submission_and_see_it_delivered(
     page.reload()
     assert page.locator(".intake-status").first.inner_text() == "Sent"
     assert page.get_by_role("link", name="Open in the Wix sandbox").is_visible()
+
+
+def test_staff_see_a_submissions_files_and_download_them(
+    page, live_server, staff_login, make_submission, make_attachment, transactional_db
+):
+    submission = make_submission()
+    make_attachment(submission, "plan.pdf")
+    make_attachment(submission, "photo.png", png_bytes(40, 30))
+    username, password = staff_login
+
+    page.goto(f"{live_server.url}/admin/inbox_intake/submission/{submission.pk}/change/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("input[type=submit]")
+
+    picture = page.locator(".intake-preview-media img")
+    expect(picture).to_have_attribute("alt", "photo.png")
+    # Loaded through the permission-checked view, with this browser's session.
+    picture.scroll_into_view_if_needed()
+    page.wait_for_function(
+        "img => img.complete && img.naturalWidth > 0", arg=picture.element_handle()
+    )
+    assert picture.evaluate("img => [img.naturalWidth, img.naturalHeight]") == [40, 30]
+    expect(page.locator(".intake-file-chip")).to_contain_text("plan.pdf")
+    with page.expect_download() as download:
+        page.locator(".intake-files").get_by_role("link", name="plan.pdf").click()
+    assert download.value.suggested_filename == "plan.pdf"
+    assert Path(download.value.path()).read_bytes() == PDF_BYTES

@@ -4,10 +4,11 @@ Wix sandbox over HTTP on loopback."""
 import json
 
 import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
 
-from inbox_intake.models import Submission
-from tests.conftest import wait_until
-from wix_sandbox.models import ApiCall, SandboxMessage
+from inbox_intake.models import DeliveryAttempt, Submission
+from tests.conftest import PDF_BYTES, png_bytes, wait_until
+from wix_sandbox.models import ApiCall, SandboxMediaFile, SandboxMessage
 
 pytestmark = pytest.mark.e2e
 
@@ -118,3 +119,73 @@ def test_a_second_form_shows_every_field_type_in_the_inbox(client, celery_worker
     assert quote.name == "Ada Lovelace"
     contact = json.loads(ApiCall.objects.get(path="/contacts/v4/contacts").body)
     assert contact["info"]["name"] == {"first": "Ada", "last": "Lovelace"}
+
+
+def quote_with_files(client) -> Submission:
+    """The example site's quote form, sent with a PDF and a PNG (multipart, as a browser does)."""
+    response = client.post(
+        "/intake/quote/",
+        {
+            "name": "Ada Lovelace",
+            "email": "ada@example.com",
+            "service": "shop",
+            "details": "An online shop for hand-made notebooks.",
+            "drawings": [
+                SimpleUploadedFile("plan.pdf", PDF_BYTES, "application/pdf"),
+                SimpleUploadedFile("photo.png", png_bytes(40, 30), "image/png"),
+            ],
+        },
+    )
+    assert response.status_code == 302, response.content
+    return Submission.objects.get(form_name="quote")
+
+
+def media_ids(message: SandboxMessage) -> list[str]:
+    media = message.data["content"]["form"]["media"]
+    return [item["image" if "image" in item else "file"]["id"] for item in media]
+
+
+def test_a_pdf_and_a_png_reach_the_inbox_as_the_messages_media(client, celery_worker):
+    quote = delivered(quote_with_files(client))
+
+    assert quote.status == Submission.Status.SENT, quote.last_error
+    plan, photo = quote.attachments.all()
+    message = SandboxMessage.objects.get()
+    assert media_ids(message) == [plan.wix_file_id, photo.wix_file_id]
+    media = message.data["content"]["form"]["media"]
+    assert media[0]["file"]["filename"] == "plan.pdf"
+    assert media[0]["file"]["mimeType"] == "application/pdf"
+    assert (media[1]["image"]["width"], media[1]["image"]["height"]) == (40, 30)
+    uploaded = SandboxMediaFile.objects.in_bulk([plan.wix_file_id, photo.wix_file_id])
+    assert bytes(uploaded[plan.wix_file_id].content) == PDF_BYTES
+    assert bytes(uploaded[photo.wix_file_id].content) == png_bytes(40, 30)
+    fields = {field["name"]: field["value"] for field in message.data["content"]["form"]["fields"]}
+    assert fields["Drawings or photos"] == "plan.pdf, photo.png"
+
+
+def test_a_retry_after_the_send_timed_out_uploads_nothing_again_and_sends_once(
+    client, start_worker, sandbox_faults
+):
+    # The worker gives up on the send after a second; the sandbox holds it for three.
+    start_worker(WIX_READ_TIMEOUT="1", INBOX_INTAKE_BACKOFF_BASE="3")
+    sandbox_faults({"messages.send": {"hang": 1, "hang_seconds": 3}})
+    quote = quote_with_files(client)
+
+    wait_until(quote.attempts.exists, timeout=60, what="the first attempt")
+    sandbox_faults({})
+    first = quote.attempts.order_by("started_at").first()
+    assert first.outcome == DeliveryAttempt.Outcome.AMBIGUOUS, first.error
+    assert "did not answer in time" in first.error
+    uploaded = list(quote.attachments.values_list("wix_file_id", flat=True))
+    assert all(uploaded)
+
+    quote = delivered(quote)
+
+    assert quote.status == Submission.Status.SENT, quote.last_error
+    assert quote.attempts.order_by("-started_at").first().outcome == DeliveryAttempt.Outcome.SENT
+    upload_urls = ApiCall.objects.filter(path="/communication-channels-media/v1/upload-url")
+    assert upload_urls.count() == 2, "each file uploaded once, by the first attempt"
+    assert list(quote.attachments.values_list("wix_file_id", flat=True)) == uploaded
+    assert media_ids(SandboxMessage.objects.get()) == uploaded
+    # Let the sandbox finish the held request, so its log row does not land in the next test.
+    wait_until(lambda: ApiCall.objects.filter(status=504).exists(), timeout=10, what="the hang")

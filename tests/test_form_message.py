@@ -1,3 +1,5 @@
+from dataclasses import replace
+
 import pytest
 
 from inbox_intake.form_message import (
@@ -56,6 +58,19 @@ def test_wire_shape_matches_the_seed_form_message():
             },
         },
     }
+
+
+def test_media_travel_in_the_form_only_when_there_are_some():
+    pdf = {"file": {"id": "f1", "url": "https://x/f1", "filename": "a.pdf", "mimeType": "x"}}
+    png = {
+        "image": {"id": "i1", "url": "https://x/i1", "filename": "b.png", "width": 2, "height": 1}
+    }
+    message = build(numbered(1))
+
+    assert "media" not in message.as_wix()["content"]["form"]
+    with_media = replace(message, media=(pdf, png)).as_wix()["content"]["form"]
+    assert with_media["media"] == [pdf, png]
+    assert with_media["fields"][-1] == {"name": "Reference", "value": REFERENCE}
 
 
 def test_empty_description_is_omitted_rather_than_sent_empty():

@@ -6,7 +6,7 @@ import pytest
 
 from inbox_intake.models import DeliveryAttempt, Submission
 from inbox_intake.services import delivery
-from tests.conftest import ROOT
+from tests.conftest import ROOT, png_bytes
 
 pytestmark = pytest.mark.e2e
 
@@ -19,11 +19,14 @@ LONG_ERROR = (
 
 
 @pytest.fixture
-def pages(live_server, sandbox_url, make_submission, admin_user, transactional_db):
-    """Every page to look at, by name, with submissions in each state and one delivered."""
+def pages(live_server, sandbox_url, make_submission, make_attachment, admin_user, transactional_db):
+    """Every page to look at, by name, with submissions in each state, one delivered with files
+    (a picture, a PDF with a long name), and a failed one with a file not uploaded yet."""
     delivered = make_submission(
         data={"message": "A long message that goes on. " * 20, "phone": "+15555550100"}
     )
+    make_attachment(delivered, "site-photo.png", png_bytes(640, 420))
+    make_attachment(delivered, "floor-plan-ground-floor-and-first-floor-revision-7-final.pdf")
     delivery.deliver(delivered.pk)
     for index, status in enumerate(Submission.Status.values):
         make_submission(
@@ -34,6 +37,7 @@ def pages(live_server, sandbox_url, make_submission, admin_user, transactional_d
             last_error=LONG_ERROR if status in ("failed", "retrying") else "",
         )
     failed = Submission.objects.filter(status="failed").first()
+    make_attachment(failed, "notes.pdf")
     for outcome, status, code in (("transient", 503, ""), ("permanent", 401, "UNAUTHENTICATED")):
         DeliveryAttempt.objects.create(
             submission=failed,
@@ -48,6 +52,9 @@ def pages(live_server, sandbox_url, make_submission, admin_user, transactional_d
     return {
         "admin-list": f"{live_server.url}/admin/inbox_intake/submission/",
         "admin-detail": f"{live_server.url}/admin/inbox_intake/submission/{failed.pk}/change/",
+        "admin-detail-files": (
+            f"{live_server.url}/admin/inbox_intake/submission/{delivered.pk}/change/"
+        ),
         "form": f"{live_server.url}/intake/contact/",
         "sandbox-inbox": f"{live_server.url}/wix-sandbox/",
     }

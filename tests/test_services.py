@@ -15,9 +15,15 @@ from inbox_intake.services import broker, delivery, relay, staff_actions
 from inbox_intake.tasks import deliver_submission
 from inbox_intake.wix import ApiKeyAuth, WixClient
 from site_project.celery import app as celery_app
-from tests.conftest import wait_until
+from tests.conftest import PDF_BYTES, png_bytes, wait_until
 from wix_sandbox.conf import sandbox_setting
-from wix_sandbox.models import ApiCall, SandboxContact, SandboxConversation, SandboxMessage
+from wix_sandbox.models import (
+    ApiCall,
+    SandboxContact,
+    SandboxConversation,
+    SandboxMediaFile,
+    SandboxMessage,
+)
 
 Status = Submission.Status
 Outcome = DeliveryAttempt.Outcome
@@ -468,15 +474,6 @@ def test_relay_command_drains_every_due_batch(make_submission, settings, capsys)
 # --- Each failure class, injected by the sandbox ------------------------------------------------
 
 
-@pytest.fixture
-def sandbox_faults(sandbox_url):
-    """Set the sandbox's fault rules for this test (always, rate 1, unless a rate is given)."""
-    from wix_sandbox import faults
-
-    yield faults.save_rules
-    faults.clear_rules()
-
-
 def make_due(submission):
     Submission.objects.filter(pk=submission.pk).update(next_attempt_at=timezone.now())
 
@@ -687,3 +684,127 @@ def test_the_lease_is_renewed_right_before_the_send(
 
     assert delivered.status == Status.SENT
     assert delivered.locked_until is None
+
+
+# --- Attachments ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def with_two_files(make_submission, make_attachment):
+    submission = make_submission()
+    make_attachment(submission, "plan.pdf")
+    make_attachment(submission, "photo.png", png_bytes(40, 30))
+    return submission
+
+
+def calls_to(path: str) -> int:
+    return ApiCall.objects.filter(path__startswith=path).count()
+
+
+def test_files_are_uploaded_then_sent_as_the_messages_media(
+    sandbox_url, with_two_files, transactional_db
+):
+    delivered = delivery.deliver(with_two_files.pk)
+
+    assert delivered.status == Status.SENT, delivered.last_error
+    plan, photo = delivered.attachments.all()
+    assert plan.is_uploaded and photo.is_uploaded
+    stored = {media.id: media for media in SandboxMediaFile.objects.all()}
+    assert bytes(stored[plan.wix_file_id].content) == PDF_BYTES
+    assert bytes(stored[photo.wix_file_id].content) == png_bytes(40, 30)
+    send = ApiCall.objects.get(method="POST", path="/inbox/v2/messages")
+    assert json.loads(send.body)["message"]["content"]["form"]["media"] == [
+        {
+            "file": {
+                "id": plan.wix_file_id,
+                "url": plan.wix_url,
+                "filename": "plan.pdf",
+                "mimeType": "application/pdf",
+            }
+        },
+        {
+            "image": {
+                "id": photo.wix_file_id,
+                "url": photo.wix_url,
+                "filename": "photo.png",
+                "width": 40,
+                "height": 30,
+            }
+        },
+    ]
+    media = SandboxMessage.objects.get().data["content"]["form"]["media"]
+    assert [item["file" if "file" in item else "image"]["id"] for item in media] == [
+        plan.wix_file_id,
+        photo.wix_file_id,
+    ]
+    assert calls_to("/communication-channels-media/v1/upload-url") == 2
+    assert delivered.attempts.get().outcome == Outcome.SENT
+
+
+def test_a_file_whose_name_says_another_type_is_uploaded_under_a_name_that_fits(
+    sandbox_url, make_submission, make_attachment, transactional_db
+):
+    """Intake goes by the content (a PNG named plan.pdf is a PNG); Wix refuses a name that
+    contradicts the declared type, so the upload's name gets the type's extension."""
+    submission = make_submission()
+    make_attachment(submission, "plan.pdf", png_bytes(40, 30), "image/png")
+
+    delivered = delivery.deliver(submission.pk)
+
+    assert delivered.status == Status.SENT, delivered.last_error
+    photo = delivered.attachments.get()
+    assert SandboxMediaFile.objects.get(pk=photo.wix_file_id).file_name == "plan.pdf.png"
+    media = SandboxMessage.objects.get().data["content"]["form"]["media"]
+    assert media[0]["image"]["filename"] == "plan.pdf", "the message keeps the visitor's name"
+
+
+def test_a_file_wix_refuses_fails_the_submission_naming_it(with_two_files, sandbox_faults):
+    sandbox_faults({"media.upload_url": {"invalid_400": 1}})
+
+    failed = delivery.deliver(with_two_files.pk)
+
+    assert failed.status == Status.FAILED
+    assert failed.last_error.startswith(
+        'Attachment "plan.pdf": POST /communication-channels-media/v1/upload-url: '
+    )
+    assert failed.attempts.get().outcome == Outcome.PERMANENT
+    assert not SandboxMessage.objects.exists()
+
+
+@pytest.mark.parametrize("fault", ["error_503", "rate_limit_429", "reset"])
+def test_a_failed_upload_is_retried_and_the_retry_sends_one_message(
+    with_two_files, sandbox_faults, fault
+):
+    sandbox_faults({"media.upload": {fault: 1}})
+
+    retrying = delivery.deliver(with_two_files.pk)
+
+    assert retrying.status == Status.RETRYING
+    assert retrying.needs_reconciliation is False
+    assert retrying.last_error.startswith('Attachment "plan.pdf": PUT ')
+    assert retrying.attempts.get().outcome == Outcome.TRANSIENT
+    sandbox_faults({})
+    make_due(with_two_files)
+    delivered = delivery.deliver(with_two_files.pk)
+    assert delivered.status == Status.SENT
+    assert len(SandboxMessage.objects.get().data["content"]["form"]["media"]) == 2
+
+
+@pytest.mark.parametrize("fault", ["error_500", "store_then_fail"])
+def test_a_retry_after_an_uncertain_send_uploads_nothing_again(
+    with_two_files, sandbox_faults, fault
+):
+    sandbox_faults({"messages.send": {fault: 1}})
+    uncertain = delivery.deliver(with_two_files.pk)
+    assert uncertain.status == Status.RETRYING
+    uploaded = list(uncertain.attachments.values_list("wix_file_id", flat=True))
+
+    sandbox_faults({})
+    make_due(with_two_files)
+    delivered = delivery.deliver(with_two_files.pk)
+
+    assert delivered.status == Status.SENT
+    assert calls_to("/communication-channels-media/v1/upload-url") == 2
+    assert list(delivered.attachments.values_list("wix_file_id", flat=True)) == uploaded
+    media = SandboxMessage.objects.get().data["content"]["form"]["media"]
+    assert [next(iter(item.values()))["id"] for item in media] == uploaded

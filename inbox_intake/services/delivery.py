@@ -1,5 +1,5 @@
-"""Delivering one submission: claim it, find the submitter's conversation, send the form message,
-record what happened and decide what comes next.
+"""Delivering one submission: claim it, upload its files, find the submitter's conversation, send
+the form message, record what happened and decide what comes next.
 
 Each step that writes is guarded by the worker's lease (`Submission.objects.leased`): a worker
 whose lease has passed to another (it stalled, the relay handed the row on) writes nothing, and
@@ -9,7 +9,7 @@ never sends.
 import logging
 import random
 from contextvars import ContextVar
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import lru_cache
 
@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from .. import metrics
 from ..conf import WixCredentials, intake_settings
-from ..form_message import MessageTooLarge, form_message_for
+from ..form_message import FormMessage, MessageTooLarge, form_message_for
 from ..logs import log_event
 from ..models import DeliveryAttempt, Submission
 from ..text import attempts
@@ -37,6 +37,7 @@ from ..wix import (
 from ..wix_rate_limiter import WixRateLimiter
 from .broker import enqueue_on_commit
 from .participants import forget_participant, resolve_conversation
+from .wix_uploads import upload_attachments
 
 logger = logging.getLogger(__name__)
 #: One line per delivery attempt (logs.py), for log pipelines.
@@ -143,8 +144,9 @@ def deliver(submission_id: int) -> Submission | None:
     started_at = timezone.now()
     calls_token = _attempt_calls.set([])
     try:
-        message = form_message_for(submission).as_wix()
-        message_id, outcome = _send(get_wix_client(), submission, message, lease)
+        # Built first: a message Wix could not take fails before any file is uploaded.
+        form_message = form_message_for(submission)
+        message_id, outcome = _send(get_wix_client(), submission, form_message, lease)
     except LeaseLost:
         logger.warning("Left %s to the worker that took it over", submission.reference)
         return None
@@ -189,13 +191,19 @@ def _claim(submission_id: int, now: datetime, lease: Lease) -> bool:
     return claimed == 1
 
 
-def _send(client: WixClient, submission: Submission, message: dict, lease: Lease):
-    """Send `message` to the submitter's conversation; return (message id, outcome).
+def _send(client: WixClient, submission: Submission, form_message: FormMessage, lease: Lease):
+    """Upload the submission's files not uploaded yet, then send `form_message` with them to the
+    submitter's conversation; return (message id, outcome).
 
-    After an uncertain attempt, the conversation is searched first and a message found there is
-    taken as delivered. If Wix answers 404 for a cached conversation (conversations can be
-    merged), the ids are looked up once more, afresh.
+    The files come first, outside the conversation's lookups: a 404 from an upload is the file's
+    failure, not a sign that the conversation moved. After an uncertain attempt, the
+    conversation is searched first and a message found there is taken as delivered. If Wix
+    answers 404 for a cached conversation (conversations can be merged), the ids are looked up
+    once more, afresh.
     """
+    attachments = upload_attachments(client, submission, lease)
+    media = tuple(attachment.as_wix_media() for attachment in attachments)
+    message = replace(form_message, media=media).as_wix()
     for fresh in (False, True):
         try:
             conversation_id = resolve_conversation(client, submission, fresh=fresh)
