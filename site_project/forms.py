@@ -13,7 +13,7 @@ from inbox_intake.forms import IntakeForm, MultipleFileField
 class QuoteRequestForm(IntakeForm):
     title = "Request a quote"
     intro = "Tell us about your project and we will send you a quote within two working days."
-    thank_you = "Thank you: we will send your quote within two working days."
+    thank_you = "We will send your quote within two working days."
     message_title = "Quote request"
     message_description = "A visitor asked for a quote through the website."
     preview_field = "details"

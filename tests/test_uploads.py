@@ -11,6 +11,7 @@ from django.db import IntegrityError, transaction
 from django.utils.datastructures import MultiValueDict
 from PIL import Image
 
+from inbox_intake import protection
 from inbox_intake.forms import FormRegistryError, get_registered_form, registered_forms
 from inbox_intake.models import Attachment, Submission
 from inbox_intake.services import intake
@@ -432,6 +433,19 @@ def test_a_failed_save_leaves_no_file_behind(attachment_storage, monkeypatch, db
         )
 
     assert not Submission.objects.exists()
+    assert files_in(attachment_storage) == set()
+
+
+def test_spam_keeps_the_names_of_its_files_but_not_the_files(post_quote, attachment_storage):
+    response = post_quote(
+        drawings=[upload("plan.pdf", PDF)], **{protection.HONEYPOT_FIELD: "http://spam.example"}
+    )
+
+    assert response.status_code == 302
+    spam = Submission.objects.get()
+    assert spam.status == Submission.Status.SPAM
+    assert spam.data["drawings"] == ["plan.pdf"]
+    assert not spam.attachments.exists()
     assert files_in(attachment_storage) == set()
 
 

@@ -429,7 +429,7 @@ def test_the_thank_you_page_speaks_for_its_form(client):
     response = client.get("/intake/quote/thanks/")
 
     assert (
-        "Thank you: we will send your quote within two working days." in response.content.decode()
+        "We will send your quote within two working days." in response.content.decode()
     )
 
 

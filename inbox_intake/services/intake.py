@@ -34,7 +34,8 @@ def accept_submission(
     `data` is the form's `submitted_data()` (a file field: the list of its files' names);
     `files` the files that passed the checks (uploads.CheckedFile), stored as Attachment rows.
     The visitor never waits on Wix: the task is published only after the rows are committed.
-    Spam (a bot filled the honeypot) is kept as SPAM for staff to see, and never scheduled.
+    Spam (a bot filled the honeypot) is kept as SPAM for staff to see, and never scheduled; its
+    files are not kept (their names stay in `data`), so a bot cannot fill the disk.
     """
     # Stored as JSON: dates and decimals as ISO text, which the message builder reads back.
     data = json.loads(json.dumps(data, cls=DjangoJSONEncoder))
@@ -53,7 +54,7 @@ def accept_submission(
         status=Submission.Status.SPAM if spam else Submission.Status.QUEUED,
         enqueued_at=None if spam else timezone.now(),
     )
-    if files:
+    if files and not spam:
         _save_with_files(submission, files)
     else:
         # No atomic block: the one INSERT commits on its own (autocommit) and on_commit then
