@@ -608,9 +608,7 @@ def test_a_second_form_takes_several_choices_as_a_list(api):
     )
 
     assert response.status_code == 201, response.content
-    assert (
-        response.json()["message"] == "We will send your quote within two working days."
-    )
+    assert response.json()["message"] == "We will send your quote within two working days."
     stored = Submission.objects.get(form_name="quote")
     assert stored.data["features"] == ["booking", "blog"]
     assert stored.data["start_date"] == "2027-01-31"

@@ -428,9 +428,7 @@ def test_a_form_that_is_not_registered_is_404(client, settings):
 def test_the_thank_you_page_speaks_for_its_form(client):
     response = client.get("/intake/quote/thanks/")
 
-    assert (
-        "We will send your quote within two working days." in response.content.decode()
-    )
+    assert "We will send your quote within two working days." in response.content.decode()
 
 
 def test_the_form_page_sits_in_the_sites_layout_through_a_template_override(client):
