@@ -12,7 +12,7 @@ WRK := /usr/bin/wrk
 LOCAL := DEBUG=$${DEBUG:-true}
 VAR_DIR = $${INBOX_INTAKE_VAR_DIR:-var}
 
-.PHONY: run test lint format setup migrate demo-admin lock clean bench
+.PHONY: run test test-fast lint format setup migrate demo-admin lock clean bench
 
 $(INSTALLED): requirements.txt requirements-dev.txt pyproject.toml sandbox/pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -65,6 +65,10 @@ format: setup
 
 test: lint $(NODE_INSTALLED) $(CHROMIUM) $(WRK)
 	$(BIN)/pytest
+
+# The unit and integration tests alone (no real processes, no browser), on two workers.
+test-fast: setup
+	$(BIN)/pytest -m "not e2e" -n 2
 
 # The benchmarks of docs/benchmarks.md, at their default sizes (under 10 minutes on 2 cores); each
 # writes bench/results/<name>.json. They need PostgreSQL, redis-server and wrk (installed if missing).
