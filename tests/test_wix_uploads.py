@@ -206,6 +206,23 @@ def test_an_upload_answer_without_an_id_is_transient(client, leased, two_files):
     assert not Attachment.objects.filter(uploaded_at__isnull=False).exists()
 
 
+def test_a_file_wix_could_not_process_is_uploaded_again_on_the_next_try(
+    client, leased, two_files
+):
+    submission, lease = leased
+    client.answer = {"operationStatus": "FAILED"}
+
+    with pytest.raises(WixTransientError, match='Attachment "plan.pdf": Wix could not process'):
+        wix_uploads.upload_attachments(client, submission, lease)
+    assert not Attachment.objects.filter(uploaded_at__isnull=False).exists()
+
+    client.answer = {"operationStatus": "PENDING"}
+    wix_uploads.upload_attachments(client, submission, lease)
+
+    assert [call[2] for call in client.uploads] == ["plan.pdf", "plan.pdf", "photo.png"]
+    assert Attachment.objects.filter(uploaded_at__isnull=False).count() == 2
+
+
 def test_a_worker_whose_lease_passed_to_another_records_nothing(client, leased, two_files):
     submission, lease = leased
     plan, photo = two_files

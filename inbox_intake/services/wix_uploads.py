@@ -61,6 +61,10 @@ def _upload(client: WixClient, attachment: Attachment, lease) -> None:
         if not (isinstance(descriptor, dict) and descriptor.get("id") and descriptor.get("url")):
             # Like any answer the client cannot read: worth a later try, not a crash.
             raise WixTransientError("Wix's upload answer has no file id and URL", status=200)
+        if descriptor.get("operationStatus") == "FAILED":
+            # Wix took the bytes but could not process them: a new upload may succeed. A PENDING
+            # file is sent as it is: the Inbox refers to it by id, and Wix finishes it meanwhile.
+            raise WixTransientError("Wix could not process the file (FAILED)", status=200)
     except WixError as error:
         raise _naming(error, attachment) from error
     attachment.wix_file_id = descriptor["id"]
