@@ -206,9 +206,7 @@ def test_an_upload_answer_without_an_id_is_transient(client, leased, two_files):
     assert not Attachment.objects.filter(uploaded_at__isnull=False).exists()
 
 
-def test_a_file_wix_could_not_process_is_uploaded_again_on_the_next_try(
-    client, leased, two_files
-):
+def test_a_file_wix_could_not_process_is_uploaded_again_on_the_next_try(client, leased, two_files):
     submission, lease = leased
     client.answer = {"operationStatus": "FAILED"}
 
