@@ -66,6 +66,23 @@ def wix_inbox_url(submission: Submission) -> str:
     return f"{dashboard}/{intake_settings.WIX_SITE_ID}/inbox/{conversation_id}"
 
 
+def may_open_conversation(user) -> bool:
+    """Whether following `wix_inbox_url` gets this user anywhere: the Wix dashboard is Wix's to
+    guard, the sandbox's page needs its own permission (a link to a 403 helps nobody)."""
+    return not intake_settings.uses_sandbox or user.has_perm("wix_sandbox.use_sandbox")
+
+
+def _with_fields(fieldsets, section: str, *, add=(), drop=()):
+    """`fieldsets` with fields added to, or dropped from, the section of that name."""
+    changed = []
+    for name, options in fieldsets:
+        if name == section:
+            fields = tuple(field for field in options["fields"] if field not in drop) + add
+            options = {**options, "fields": fields}
+        changed.append((name, options))
+    return tuple(changed)
+
+
 class EstimatedCountPaginator(Paginator):
     """Counting every row of a big table is a full scan on PostgreSQL; the unfiltered list uses
     the planner's row estimate instead. Filtered lists, and small tables, are counted exactly."""
@@ -324,13 +341,14 @@ class SubmissionAdmin(admin.ModelAdmin):
         js = ["inbox_intake/admin.js"]
 
     def get_fieldsets(self, request, obj=None):
-        """The files under the submitted data, for a submission that has some: most forms take
-        none."""
-        if obj is None or not obj.attachments.all():
-            return self.fieldsets
-        (name, options), *rest = self.fieldsets
-        fields = (*options["fields"], "attachment_list")
-        return ((name, {**options, "fields": fields}), *rest)
+        """The files under the submitted data, for a submission that has some (most forms take
+        none); the link to the conversation only for staff who may open it."""
+        fieldsets = self.fieldsets
+        if obj is not None and obj.attachments.all():
+            fieldsets = _with_fields(fieldsets, "Submission", add=("attachment_list",))
+        if not may_open_conversation(request.user):
+            fieldsets = _with_fields(fieldsets, "Wix", drop=("wix_inbox_link",))
+        return fieldsets
 
     def get_object(self, request, object_id, from_field=None):
         submission = super().get_object(request, object_id, from_field)

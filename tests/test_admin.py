@@ -81,6 +81,34 @@ def test_admin_index_says_the_sandbox_is_in_use(admin_client):
     assert "/wix-sandbox/" in page
 
 
+def test_staff_who_may_not_use_the_sandbox_get_no_links_to_it(staff_client, make_submission):
+    submission = make_submission(wix_conversation_id="conv-1")
+
+    index = staff_client.get("/admin/").content.decode()
+    detail = staff_client.get(detail_url(submission)).content.decode()
+
+    assert 'id="wix-sandbox-notice"' in index
+    assert 'href="/wix-sandbox/' not in index
+    assert "Open in the Wix sandbox" not in detail
+    assert "conv-1" in detail
+
+
+def test_staff_with_the_sandbox_permission_get_the_links(
+    client, django_user_model, make_submission
+):
+    sandbox_user = staff_login(
+        client, django_user_model, "developer", "view_submission", "use_sandbox"
+    )
+    submission = make_submission(wix_conversation_id="conv-1")
+
+    index = sandbox_user.get("/admin/").content.decode()
+    detail = sandbox_user.get(detail_url(submission)).content.decode()
+
+    assert 'href="/wix-sandbox/"' in index
+    assert "Open in the Wix sandbox" in detail
+    assert "/wix-sandbox/?conversation=conv-1" in detail
+
+
 def test_changelist_columns(admin_client, submission):
     page = admin_client.get(CHANGELIST).content.decode()
 
