@@ -412,9 +412,9 @@ def _storage_problems(slug: str):
                 f"The form {slug!r} takes files, but STORAGES has no {alias!r} entry "
                 "(INBOX_INTAKE_FILE_STORAGE) to keep them in.",
                 hint=f'Add to STORAGES: "{alias}": {{"BACKEND": '
-                '"django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": '
-                '"/srv/mysite/attachments", "base_url": None}} (a folder no web server serves), '
-                "or a django-storages backend with private files; or set "
+                '"inbox_intake.storage.PrivateFileSystemStorage", "OPTIONS": {"location": '
+                '"/srv/mysite/attachments"}} (a folder no web server serves; its files get no '
+                "URL), or a django-storages backend with private files; or set "
                 "INBOX_INTAKE_FILE_STORAGE to an alias STORAGES has.",
                 id="inbox_intake.E041",
             )
@@ -433,8 +433,7 @@ def _storage_problems(slug: str):
         checks.Warning(
             f"STORAGES[{alias!r}] keeps the visitors' files in {location}, inside {name}, "
             "which web servers commonly serve to anyone.",
-            hint=f'Give STORAGES["{alias}"] an "OPTIONS" "location" outside {name} '
-            '(and "base_url": None).',
+            hint=f'Give STORAGES["{alias}"] an "OPTIONS" "location" outside {name}.',
             id="inbox_intake.W041",
         )
         for name in public

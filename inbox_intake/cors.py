@@ -34,10 +34,10 @@ def _from_allowed_origin(request) -> bool:
     if not origin:
         return False
     try:
-        own_origin = f"{request.scheme}://{request.get_host()}"
+        site = protection.own_origin(request)
     except DisallowedHost:  # CommonMiddleware, further down, answers 400
         return False
-    return protection.is_allowed_origin(origin, own_origin)
+    return protection.is_allowed_origin(origin, site)
 
 
 def _is_cross_origin_url(request) -> bool:

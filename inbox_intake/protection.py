@@ -152,6 +152,11 @@ def admit(
 # --- Origins and redirects -----------------------------------------------------------------------
 
 
+def own_origin(request) -> str:
+    """This site's origin as the request names it (its Host already validated by Django)."""
+    return f"{request.scheme}://{request.get_host()}"
+
+
 def is_allowed_origin(origin: str, own_origin: str) -> bool:
     return origin == own_origin or origin in intake_settings.INBOX_INTAKE_ALLOWED_ORIGINS
 

@@ -159,15 +159,17 @@ def check_files(uploads_by_field: dict, limits: FileLimits, fields: dict):
     count = total = 0
     for name, uploads in uploads_by_field.items():
         for upload in uploads:
-            count += 1
-            total += upload.size
-            if over := _over_submission_limits(upload, count, total, limits):
+            if over := _over_submission_limits(upload, count + 1, total + upload.size, limits):
                 errors.setdefault(name, []).append(over)
                 return checked, errors
             try:
                 checked.append(check_file(name, upload, limits, fields[name]))
             except ValidationError as error:
+                # Refused, it will not be sent: it takes no place from the files that pass.
                 errors.setdefault(name, []).append(error)
+            else:
+                count += 1
+                total += upload.size
     return checked, errors
 
 
@@ -264,10 +266,8 @@ def image_size(upload, label: str) -> tuple[int, int]:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(upload) as image:
+                size = image.size  # read from the header; verify() then checks the data
                 image.verify()
-            upload.seek(0)
-            with Image.open(upload) as image:
-                size = image.size
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError, Warning):
         raise ValidationError(
             f"“{upload.name}” starts like a {label} image but does not open as one.",

@@ -112,7 +112,7 @@ def form_schema(request, form_name: str):
 @require_GET
 def openapi(request):
     """The OpenAPI document of the JSON endpoint, for every registered form."""
-    return JsonResponse(openapi_document(_own_origin(request)))
+    return JsonResponse(openapi_document(protection.own_origin(request)))
 
 
 @require_GET
@@ -228,7 +228,7 @@ def _submit_json(request, intake_form: RegisteredForm):
                 request.META.get("CONTENT_LENGTH"),
                 file_bytes=intake_form.max_file_bytes,
             )
-            protection.check_origin(request.headers.get("Origin"), _own_origin(request))
+            protection.check_origin(request.headers.get("Origin"), protection.own_origin(request))
             data, files = _json_request_data(request, intake_form.form_class)
             submission = protection.admit(
                 form_name=intake_form.slug,
@@ -286,7 +286,7 @@ def _preflight(request) -> HttpResponse:
     allowed origins, cors.py): 204 for an allowed origin, which the middleware gives its headers;
     else 403."""
     origin = request.headers.get("Origin")
-    allowed = origin and protection.is_allowed_origin(origin, _own_origin(request))
+    allowed = origin and protection.is_allowed_origin(origin, protection.own_origin(request))
     return HttpResponse(status=204 if allowed else 403)
 
 
@@ -354,16 +354,12 @@ def _wants_json(request) -> bool:
     )
 
 
-def _own_origin(request) -> str:
-    return f"{request.scheme}://{request.get_host()}"
-
-
 def _next_url(request, url: str | None) -> str | None:
     """`url`, made absolute, if it is on this site or an allowed origin; else None.
 
     Absolute, because the embeds hand it to the host page, where a path means another place.
     """
-    safe = protection.safe_redirect_url(url, _own_origin(request))
+    safe = protection.safe_redirect_url(url, protection.own_origin(request))
     return request.build_absolute_uri(safe) if safe else None
 
 

@@ -197,6 +197,16 @@ def test_files_over_the_total_are_refused(settings):
     assert error["message"].startswith(f"With “c.pdf” the files come to {3 * len(PDF)} bytes;")
 
 
+def test_a_refused_file_takes_no_place_from_the_files_that_pass(settings):
+    settings.INBOX_INTAKE_MAX_FILE_SIZE = 2 * len(PDF)
+    settings.INBOX_INTAKE_MAX_TOTAL_FILE_SIZE = 2 * len(PDF) + 10
+
+    errors = errors_of(quote_form(upload("big.pdf", PDF * 3), upload("small.pdf", PDF)))
+
+    assert [error["code"] for error in errors] == ["file_too_large"]
+    assert "“big.pdf”" in errors[0]["message"]
+
+
 def test_several_refused_files_each_say_why():
     errors = errors_of(quote_form(upload("a.pdf", EXE), upload("b.pdf", PDF), upload("c.txt", b"")))
 

@@ -7,9 +7,9 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from inbox_intake.form_message import MAX_MEDIA
 from inbox_intake.models import Attachment, DeliveryAttempt, Submission
 from inbox_intake.services import delivery, wix_uploads
+from inbox_intake.uploads import WIX_MAX_FILES
 from inbox_intake.wix import (
     WixAuthError,
     WixPermanentError,
@@ -256,7 +256,7 @@ def test_a_file_gone_from_the_storage_is_permanent_and_costs_no_call(client, lea
 
 def test_more_files_than_a_message_carries_fail_before_any_upload(client, leased, make_attachment):
     submission, lease = leased
-    for number in range(MAX_MEDIA + 1):
+    for number in range(WIX_MAX_FILES + 1):
         make_attachment(submission, f"page-{number}.pdf")
 
     with pytest.raises(wix_uploads.MessageTooLarge, match="16 files; a Wix form message carries"):

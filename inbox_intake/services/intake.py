@@ -68,28 +68,30 @@ def accept_submission(
 
 
 def _save_with_files(submission: Submission, files) -> None:
-    """The submission and its attachments in one transaction, the files written to storage
-    first. If anything fails, the files already written are deleted: no file outlives a
-    submission that was never saved."""
+    """The files written to storage first, outside any transaction (a remote storage may take a
+    while, and no row should stay locked meanwhile); then the submission and its attachments in
+    one transaction. If anything fails, the files already written are deleted: no file outlives
+    a submission that was never saved."""
     written = []
     try:
+        attachments = []
+        for position, checked in enumerate(files):
+            attachment = Attachment(
+                field_name=checked.field_name,
+                position=position,
+                original_name=checked.original_name,
+                content_type=checked.content_type,
+                size=checked.size,
+                width=checked.width,
+                height=checked.height,
+            )
+            attachment.file.save(checked.original_name, checked.upload, save=False)
+            written.append(attachment.file)
+            attachments.append(attachment)
         with transaction.atomic():
             submission.save()
-            attachments = []
-            for position, checked in enumerate(files):
-                attachment = Attachment(
-                    submission=submission,
-                    field_name=checked.field_name,
-                    position=position,
-                    original_name=checked.original_name,
-                    content_type=checked.content_type,
-                    size=checked.size,
-                    width=checked.width,
-                    height=checked.height,
-                )
-                attachment.file.save(checked.original_name, checked.upload, save=False)
-                written.append(attachment.file)
-                attachments.append(attachment)
+            for attachment in attachments:
+                attachment.submission = submission
             Attachment.objects.bulk_create(attachments)
     except BaseException:
         for file in written:

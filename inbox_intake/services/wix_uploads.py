@@ -18,8 +18,9 @@ import mimetypes
 from django.db import transaction
 from django.utils import timezone
 
-from ..form_message import MAX_MEDIA, MessageTooLarge, truncate, wix_length
+from ..form_message import MessageTooLarge, truncate, wix_length
 from ..models import Attachment, Submission
+from ..uploads import WIX_MAX_FILES
 from ..wix import WixClient, WixError, WixPermanentError, WixTransientError
 
 #: The longest `fileName` Wix's upload-URL call takes.
@@ -38,11 +39,11 @@ def upload_attachments(client: WixClient, submission: Submission, lease) -> list
     `lease` is the worker's `delivery.Lease`: each file's record renews it, or raises LeaseLost
     (nothing written) when it has passed to another worker. A WixError names the file it was for.
     """
-    attachments = list(submission.attachments.order_by("position"))
-    if len(attachments) > MAX_MEDIA:
+    attachments = list(submission.attachments.all())
+    if len(attachments) > WIX_MAX_FILES:
         raise MessageTooLarge(
             f"The submission has {len(attachments)} files; a Wix form message carries at most "
-            f"{MAX_MEDIA}."
+            f"{WIX_MAX_FILES}."
         )
     for attachment in attachments:
         if not attachment.is_uploaded:
