@@ -113,25 +113,24 @@ def counting_refusals(form_name: str):
 
 
 def admit(
+    intake_form,
     *,
-    form_name: str,
-    form_class,
     data,
     files=None,
-    file_limits=None,
     client_ip: str | None,
     user_agent: str,
     user=None,
 ) -> Submission:
     """Text check, validation (the files' checks included), honeypot, CAPTCHA, then accept:
-    every submission goes this way, once `screen_post` has let its request through.
+    every submission to `intake_form` (a forms.RegisteredForm) goes this way, once
+    `screen_post` has let its request through.
 
     A filled honeypot is accepted as SPAM without a CAPTCHA check, so a bot sees the same success
     as a person and learns nothing. The CAPTCHA is checked only once the form is valid: a token
     is good for one check, and a visitor correcting a typo should not have to solve it again.
     """
     check_text(data)
-    form = form_class(data, files, file_limits=file_limits)
+    form = intake_form.form(data, files)
     if not form.is_valid():
         raise InvalidSubmission(form)
     spam = bool(str(data.get(HONEYPOT_FIELD) or "").strip())
@@ -139,7 +138,7 @@ def admit(
     if provider and not spam:
         verify_captcha(provider, str(data.get(provider.response_field) or ""), client_ip)
     return accept_submission(
-        form_name=form_name,
+        form_name=intake_form.slug,
         data=form.submitted_data(),
         files=form.checked_files,
         client_ip=client_ip,

@@ -135,12 +135,7 @@ def _html_form(request, intake_form: RegisteredForm, *, embed: bool):
     try:
         # Before CSRF: a refused CSRF check counts too, and the check reads the whole body.
         with protection.counting_refusals(intake_form.slug):
-            protection.screen_post(
-                intake_form.slug,
-                _client_ip(request),
-                request.META.get("CONTENT_LENGTH"),
-                file_bytes=intake_form.max_file_bytes,
-            )
+            _screen_post(request, intake_form)
     except protection.TooLarge as refusal:
         return page.render(request, intake_form.form(), refusal=refusal)
     except protection.RateLimited as refusal:
@@ -158,11 +153,9 @@ def _submit_html(request, page: "_FormPage"):
     try:
         with protection.counting_refusals(form_name):
             submission = protection.admit(
-                form_name=form_name,
-                form_class=intake_form.form_class,
+                intake_form,
                 data=request.POST,
                 files=request.FILES,
-                file_limits=intake_form.file_limits,
                 client_ip=_client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
                 user=request.user,
@@ -222,20 +215,13 @@ def _submit_json(request, intake_form: RegisteredForm):
     """
     try:
         with protection.counting_refusals(intake_form.slug):
-            protection.screen_post(
-                intake_form.slug,
-                _client_ip(request),
-                request.META.get("CONTENT_LENGTH"),
-                file_bytes=intake_form.max_file_bytes,
-            )
+            _screen_post(request, intake_form)
             protection.check_origin(request.headers.get("Origin"), protection.own_origin(request))
             data, files = _json_request_data(request, intake_form.form_class)
             submission = protection.admit(
-                form_name=intake_form.slug,
-                form_class=intake_form.form_class,
+                intake_form,
                 data=data,
                 files=files,
-                file_limits=intake_form.file_limits,
                 client_ip=_client_ip(request),
                 user_agent=request.headers.get("User-Agent", ""),
             )
@@ -361,6 +347,16 @@ def _next_url(request, url: str | None) -> str | None:
     """
     safe = protection.safe_redirect_url(url, protection.own_origin(request))
     return request.build_absolute_uri(safe) if safe else None
+
+
+def _screen_post(request, intake_form: RegisteredForm) -> None:
+    """protection.screen_post for this request: its rate limits and its size, files allowed."""
+    protection.screen_post(
+        intake_form.slug,
+        _client_ip(request),
+        request.META.get("CONTENT_LENGTH"),
+        file_bytes=intake_form.max_file_bytes,
+    )
 
 
 def _client_ip(request) -> str | None:

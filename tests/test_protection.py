@@ -9,7 +9,7 @@ from django.core.cache import cache
 from django.http import QueryDict
 
 from inbox_intake import protection
-from inbox_intake.forms import ContactForm
+from inbox_intake.forms import ContactForm, get_registered_form
 from inbox_intake.models import Submission
 from site_project.forms import QuoteRequestForm
 from tests.conftest import LANDING
@@ -33,8 +33,7 @@ def admit(django_capture_on_commit_callbacks):
     def run(data, ip="198.51.100.7"):
         with django_capture_on_commit_callbacks() as callbacks:
             submission = protection.admit(
-                form_name="contact",
-                form_class=ContactForm,
+                get_registered_form("contact"),
                 data=data,
                 client_ip=ip,
                 user_agent="pytest",
